@@ -1,0 +1,13 @@
+# Include in every fastnn/_*.pyx that calls kernels through the kernel table.
+# Each extension links its own copy of src_c/, so each selects the ISA that
+# fastnn._core chose (FASTNN_ISA or CPU detection) when it is imported, and
+# fastnn._core.set_isa() switches every loaded module at once via _set_isa.
+from fastnn._kernels cimport fnn_set_isa as _fnn_set_isa
+from fastnn._core import selected_isa_id as _fnn_selected_isa_id
+
+_fnn_set_isa(_fnn_selected_isa_id())
+
+
+def _set_isa(int isa):
+    """Select kernel-table row ``isa`` in this extension (internal)."""
+    return _fnn_set_isa(isa)

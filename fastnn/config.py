@@ -1,0 +1,87 @@
+"""Runtime configuration: threads, SIMD path, and a build/runtime report."""
+import os
+import platform
+import sys
+
+from fastnn import _core
+from fastnn._version import __version__
+
+__all__ = ["get_num_threads", "set_num_threads", "get_isa", "show_config"]
+
+
+def get_num_threads():
+    """Number of threads fastnn's parallel kernels use.
+
+    Defaults to ``OMP_NUM_THREADS`` when set, else the cores this process may use.
+    ``threadpoolctl.threadpool_limits`` changes it, like any OpenMP library.
+    """
+    return _core.get_num_threads()
+
+
+def set_num_threads(n):
+    """Set the number of threads fastnn's parallel kernels use.
+
+    Parameters
+    ----------
+    n : int
+        Thread count, ``n >= 1``. Results do not depend on it (bit-identical).
+    """
+    if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
+        raise TypeError(f"set_num_threads expects an integer, got n={n!r}")
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads expects n >= 1, got n={n}")
+    _core.set_num_threads(n)
+
+
+def get_isa():
+    """The SIMD path in use: ``'generic'``, ``'avx2'`` or ``'avx512'``.
+
+    Chosen once at import from the CPU's features; ``FASTNN_ISA`` forces one.
+    """
+    return _core.get_isa()
+
+
+def _openmp_library():
+    """Path of the OpenMP runtime mapped into this process (Linux), else None."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.rsplit(None, 1)[-1]
+                base = os.path.basename(path)
+                if base.startswith(("libgomp", "libomp", "libiomp")):
+                    return path
+    except OSError:
+        pass
+    return None
+
+
+def _config_lines():
+    omp = _core.openmp_version()
+    lib = _openmp_library()
+    return [
+        f"fastnn {__version__}",
+        f"python: {sys.version.split()[0]} ({platform.python_implementation()})",
+        f"platform: {platform.platform()} [{platform.machine()}]",
+        f"numpy: {__import__('numpy').__version__}",
+        f"isa: {get_isa()} (compiled: {', '.join(_core.compiled_isas())}; "
+        f"cpu supports: {', '.join(_core.supported_isas())}; "
+        f"FASTNN_ISA={os.environ.get('FASTNN_ISA', '<unset>')})",
+        f"openmp: {'OpenMP ' + str(omp) if omp else 'none (sequential build)'}"
+        + (f" via {lib}" if lib else ""),
+        f"threads: {get_num_threads()} "
+        f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '<unset>')}, "
+        f"usable cores={_usable_cores()})",
+    ]
+
+
+def _usable_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def show_config(file=None):
+    """Print fastnn's version, SIMD path, OpenMP runtime and thread count."""
+    print("\n".join(_config_lines()), file=file if file is not None else sys.stdout)

@@ -1,0 +1,122 @@
+/* CPU-feature detection and the kernel table: the only global state in src_c/. */
+#include "fastnn.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(_MSC_VER) && defined(FNN_X86)
+#include <immintrin.h>
+#include <intrin.h>
+#endif
+
+/* Portable C needs no special instructions; width 0 means "scalar/auto-vectorised". */
+int fnn_probe_generic(void) { return 0; }
+
+static const fnn_ktable table_generic = {"generic", FNN_ISA_GENERIC, fnn_probe_generic};
+#ifdef FNN_X86
+static const fnn_ktable table_avx2 = {"avx2", FNN_ISA_AVX2, fnn_probe_avx2};
+static const fnn_ktable table_avx512 = {"avx512", FNN_ISA_AVX512, fnn_probe_avx512};
+#endif
+
+const fnn_ktable *fnn_kt = &table_generic;
+
+static const fnn_ktable *table_of(int isa)
+{
+    switch (isa) {
+    case FNN_ISA_GENERIC: return &table_generic;
+#ifdef FNN_X86
+    case FNN_ISA_AVX2: return &table_avx2;
+    case FNN_ISA_AVX512: return &table_avx512;
+#endif
+    default: return NULL;
+    }
+}
+
+const char *fnn_isa_name(int isa)
+{
+    static const char *names[FNN_ISA_COUNT] = {"generic", "avx2", "avx512"};
+    return (isa >= 0 && isa < FNN_ISA_COUNT) ? names[isa] : "unknown";
+}
+
+int fnn_isa_compiled(int isa) { return table_of(isa) != NULL; }
+
+#if defined(_MSC_VER) && defined(FNN_X86)
+/* MSVC has no __builtin_cpu_supports: read CPUID leaf 7 and XCR0 ourselves. */
+static int msvc_supports(int isa)
+{
+    int r[4];
+    unsigned long long xcr0;
+    __cpuid(r, 1);
+    if (!(r[2] & (1 << 27)) || !(r[2] & (1 << 12))) return 0; /* OSXSAVE, FMA */
+    xcr0 = _xgetbv(0);
+    if ((xcr0 & 0x6) != 0x6) return 0;                           /* XMM|YMM state */
+    __cpuidex(r, 7, 0);
+    if (isa == FNN_ISA_AVX2) return (r[1] >> 5) & 1;
+    /* AVX-512 F, DQ, BW, VL and the opmask/ZMM state in XCR0 */
+    return ((xcr0 & 0xe6) == 0xe6) && ((r[1] >> 16) & 1) && ((r[1] >> 17) & 1) &&
+           ((r[1] >> 30) & 1) && ((r[1] >> 31) & 1);
+}
+#endif
+
+int fnn_cpu_supports(int isa)
+{
+    if (isa == FNN_ISA_GENERIC) return 1;
+#if defined(FNN_X86) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (isa == FNN_ISA_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == FNN_ISA_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#elif defined(_MSC_VER) && defined(FNN_X86)
+    if (isa == FNN_ISA_AVX2 || isa == FNN_ISA_AVX512) return msvc_supports(isa);
+#endif
+    return 0;
+}
+
+int fnn_best_isa(void)
+{
+    int isa;
+    for (isa = FNN_ISA_COUNT - 1; isa > FNN_ISA_GENERIC; --isa)
+        if (fnn_isa_compiled(isa) && fnn_cpu_supports(isa)) return isa;
+    return FNN_ISA_GENERIC;
+}
+
+int fnn_set_isa(int isa)
+{
+    const fnn_ktable *t = table_of(isa);
+    if (t == NULL) return -1;
+    if (!fnn_cpu_supports(isa)) return -2;
+    fnn_kt = t;
+    return 0;
+}
+
+int fnn_get_isa(void) { return fnn_kt->isa; }
+
+int fnn_openmp_version(void)
+{
+#ifdef _OPENMP
+    return _OPENMP;
+#else
+    return 0;
+#endif
+}
+
+int fnn_get_max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+void fnn_set_num_threads(int n)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(n < 1 ? 1 : n);
+#else
+    (void)n;
+#endif
+}

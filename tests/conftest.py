@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import _core
+
+
+def pytest_report_header(config):
+    return f"fastnn isa={fastnn.get_isa()} threads={fastnn.get_num_threads()}"
+
+
+@pytest.fixture(params=_core.supported_isas())
+def isa(request):
+    """Run a test once per SIMD path this CPU supports, then restore the default."""
+    before = _core.get_isa()
+    _core.set_isa(request.param)
+    yield request.param
+    _core.set_isa(before)
+
+
+@pytest.fixture
+def threads():
+    """Set a thread count for one test and restore the previous one after it."""
+    before = fastnn.get_num_threads()
+    yield fastnn.set_num_threads
+    fastnn.set_num_threads(before)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
