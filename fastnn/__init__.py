@@ -1,9 +1,31 @@
 """fastnn: fast CPU multi-layer perceptrons with C/Cython kernels.
 
 >>> import fastnn as fn
->>> fn.show_config()  # doctest: +SKIP
+>>> model = fn.Sequential([fn.Dense(64, 64, activation="relu"), fn.Dense(64, 10)], seed=0)
+>>> model.compile(optimizer=fn.Adam(lr=1e-3), loss="softmax_cross_entropy",
+...               metrics=["accuracy"])                                # doctest: +SKIP
 """
 from fastnn._version import __version__
 from fastnn.config import get_isa, get_num_threads, set_num_threads, show_config
+from fastnn import ops  # noqa: E402  (kernels first: fail early if the build is broken)
+from fastnn import callbacks, initializers, losses, metrics, optimizers, regularizers
+from fastnn.callbacks import (Callback, CSVLogger, EarlyStopping, History,
+                              LearningRateScheduler, ModelCheckpoint, TerminateOnNaN)
+from fastnn.layers import Activation, Dense, Dropout, Flatten, Layer
+from fastnn.losses import (BinaryCrossEntropy, Huber, MeanAbsoluteError, MeanSquaredError,
+                           SoftmaxCrossEntropy)
+from fastnn.model import Sequential
+from fastnn.normalization import BatchNorm, LayerNorm
+from fastnn.optimizers import (SGD, Adagrad, Adam, AdamW, CosineDecay, ExponentialDecay,
+                               RMSProp, StepDecay)
+from fastnn.regularizers import L1, L2, L1L2
 
-__all__ = ["__version__", "get_isa", "get_num_threads", "set_num_threads", "show_config"]
+__all__ = [
+    "__version__", "get_isa", "get_num_threads", "set_num_threads", "show_config", "ops",
+    "callbacks", "initializers", "losses", "metrics", "optimizers", "regularizers",
+    "Callback", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
+    "ModelCheckpoint", "TerminateOnNaN", "Layer", "Dense", "Activation", "Dropout", "Flatten",
+    "BatchNorm", "LayerNorm", "Sequential", "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
+    "StepDecay", "ExponentialDecay", "CosineDecay", "MeanSquaredError", "MeanAbsoluteError",
+    "Huber", "BinaryCrossEntropy", "SoftmaxCrossEntropy", "L1", "L2", "L1L2",
+]

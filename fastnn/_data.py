@@ -1,0 +1,94 @@
+"""Validation and conversion of user arrays before any kernel sees them."""
+import numbers
+
+import numpy as np
+
+__all__ = ["check_x", "check_y", "check_sample_weight", "check_positive_int"]
+
+
+def _as_numeric(a, name):
+    try:
+        arr = np.asarray(a)
+    except Exception as e:  # ragged lists and the like
+        raise TypeError(f"{name} must be array-like of numbers ({e})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}"
+                        + (" (object arrays are refused)" if arr.dtype.kind == "O" else ""))
+    return arr
+
+
+def _first_nonfinite(arr):
+    bad = np.argwhere(~np.isfinite(arr))[0]
+    return tuple(int(i) for i in bad), arr[tuple(bad)]
+
+
+def check_x(X, dtype, input_shape=None, name="X", allow_nonfinite=False):
+    """A C-contiguous ``dtype`` array ``[n, *input_shape]`` with n >= 1, finite by default."""
+    arr = _as_numeric(X, name)
+    if arr.ndim < 2:
+        raise ValueError(f"{name} must have a batch axis and features, i.e. at least 2 "
+                         f"dimensions; got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if input_shape is not None and tuple(arr.shape[1:]) != tuple(input_shape):
+        raise ValueError(f"{name} has samples of shape {arr.shape[1:]}; the model expects "
+                         f"{tuple(input_shape)}")
+    if int(np.prod(arr.shape[1:])) == 0:
+        raise ValueError(f"{name} has no features (shape {arr.shape})")
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if not allow_nonfinite and arr.dtype.kind == "f" and not np.isfinite(out).all():
+        where, val = _first_nonfinite(out)
+        raise ValueError(f"{name} contains non-finite values ({val} at index {where}); clean "
+                         "the data or pass allow_nonfinite=True")
+    return out
+
+
+def check_y(y, n, loss, n_outputs, dtype, name="y"):
+    """Targets for ``loss``: int64 labels ``[n]`` or ``dtype`` ``[n, n_outputs]``."""
+    arr = _as_numeric(y, name)
+    if arr.ndim == 0 or arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0] if arr.ndim else 0} samples but X has {n}")
+    if loss.name == "softmax_cross_entropy" and arr.ndim == 1:
+        if arr.dtype.kind == "f":
+            if not np.isfinite(arr).all() or np.any(arr != np.round(arr)):
+                raise ValueError(f"{name}: class labels must be integers; got non-integral "
+                                 "floats (pass one-hot targets of shape [n, classes] instead)")
+        labels = arr.astype(np.int64)
+        lo, hi = (int(labels.min()), int(labels.max())) if n else (0, 0)
+        if lo < 0 or hi >= n_outputs:
+            raise ValueError(f"{name}: labels must be in [0, {n_outputs - 1}] for a model with "
+                             f"{n_outputs} outputs; got values from {lo} to {hi}")
+        return labels
+    if arr.ndim == 1 and n_outputs == 1:
+        arr = arr.reshape(n, 1)
+    if arr.shape != (n, n_outputs):
+        raise ValueError(f"{name} must have shape ({n}, {n_outputs})"
+                         + (f" or ({n},) integer labels" if loss.classification else "")
+                         + f" for this model; got {arr.shape}")
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(out).all():
+        where, val = _first_nonfinite(out)
+        raise ValueError(f"{name} contains non-finite values ({val} at index {where})")
+    if loss.name == "binary_cross_entropy" and (out.min() < 0 or out.max() > 1):
+        raise ValueError(f"{name}: binary cross-entropy targets must be in [0, 1]; got values "
+                         f"from {out.min()} to {out.max()}")
+    return out
+
+
+def check_sample_weight(sw, n, dtype, name="sample_weight"):
+    if sw is None:
+        return None
+    arr = _as_numeric(sw, name).reshape(-1) if np.ndim(sw) else None
+    if arr is None or arr.shape[0] != n:
+        raise ValueError(f"{name} must have one weight per sample ({n}); got shape {np.shape(sw)}")
+    if not np.isfinite(arr).all() or arr.min() < 0:
+        raise ValueError(f"{name} must be finite and >= 0")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_positive_int(value, name, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return int(value)

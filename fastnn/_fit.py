@@ -1,0 +1,216 @@
+"""The training loop: ``fit`` and ``train_on_batch`` for ``Sequential``.
+
+Steps run in chunks; callbacks and the progress bar run between chunks. When every
+layer is built in, a chunk runs in the compiled C plan (``fastnn._train``) with the GIL
+released; otherwise each step goes through the layers' Python ``forward``/``backward``.
+"""
+import math
+import time
+
+import numpy as np
+
+from fastnn import callbacks as C
+from fastnn._data import check_positive_int, check_sample_weight, check_x, check_y
+
+__all__ = ["FitMixin"]
+
+CHUNK_SECONDS = 0.25      # target wall time between progress/callback updates
+
+
+class DivergedError(FloatingPointError):
+    """Training produced a non-finite loss; the weights are those of the last good step."""
+
+
+class _Stats:
+    """Running sums for the epoch's training loss and metrics (weighted by batch size)."""
+
+    def __init__(self, metric_names):
+        self.n, self.loss = 0, 0.0
+        self.metrics = {k: 0.0 for k in metric_names}
+
+    def add(self, n, loss, metric_values):
+        self.n += n
+        self.loss += n * loss
+        for k, v in metric_values.items():
+            self.metrics[k] += n * v
+
+    def logs(self):
+        d = max(self.n, 1)
+        return {"loss": self.loss / d, **{k: v / d for k, v in self.metrics.items()}}
+
+
+class FitMixin:
+    # ---- one step through the Python layer objects ----------------------------------
+    def _py_step(self, xb, yb, swb, with_metrics=True):
+        self._step += 1
+        for layer in self.layers:
+            if hasattr(layer, "step"):
+                layer.step = self._step
+        z = self._forward(xb, True)
+        loss, grad = self._be.loss(self.loss, z, yb, swb)
+        loss = float(loss) + self._penalty()
+        if not math.isfinite(loss):
+            self._step -= 1
+            return loss, {}
+        self.grads[...] = 0
+        self._backward(grad)
+        self.optimizer.step(self.params, self.grads, self._be)
+        if not with_metrics or not self.metrics:
+            return loss, {}
+        out = self._be.output(self._output_act, z)
+        return loss, {name: float(fn(yb, out)) for name, fn in self.metrics}
+
+    def _snapshot(self):
+        return (self.params.copy(), self.buffers.copy(),
+                {k: v.copy() for k, v in self.optimizer.state.items()},
+                self.optimizer.iterations, self._step)
+
+    def _restore(self, snap):
+        self.params[...], self.buffers[...] = snap[0], snap[1]
+        for k, v in snap[2].items():
+            self.optimizer.state[k][...] = v
+        self.optimizer.iterations, self._step = snap[3], snap[4]
+
+    def train_on_batch(self, x, y, sample_weight=None):
+        """One optimizer step on one batch; returns ``{"loss": ..., <metric>: ...}`` measured
+        on the batch before the update."""
+        self._require_compiled_and_build(x)
+        x = check_x(x, self.dtype, self.input_shape)
+        y = check_y(y, x.shape[0], self.loss, self.output_shape[0], self.dtype)
+        sw = check_sample_weight(sample_weight, x.shape[0], self.dtype)
+        loss, mets = self._py_step(x, y, sw)
+        if not math.isfinite(loss):
+            raise DivergedError(f"non-finite loss {loss}; the update was not applied")
+        return {"loss": loss, **mets}
+
+    def _require_compiled_and_build(self, X):
+        if not self.compiled:
+            raise RuntimeError("call model.compile(optimizer=..., loss=...) before training")
+        if not self.built:
+            shape = np.shape(X)
+            if len(shape) < 2:
+                raise ValueError(f"X must have a batch axis and features; got shape {shape}")
+            self.build(shape[1:])
+
+    # ---- fit --------------------------------------------------------------------
+    def fit(self, X, y, epochs=1, batch_size=32, shuffle=True, validation_split=0.0,
+            validation_data=None, callbacks=None, verbose=1, class_weight=None,
+            sample_weight=None, initial_epoch=0):
+        """Train for ``epochs`` epochs of mini-batches; returns a ``History``.
+
+        ``batch_size=None`` is full-batch gradient descent. The validation split takes
+        the last samples, before shuffling (as Keras does). Ctrl-C stops cleanly at a
+        step boundary and returns the history so far.
+        """
+        self._require_compiled_and_build(X)
+        epochs = check_positive_int(epochs, "epochs")
+        if not isinstance(initial_epoch, int) or not 0 <= initial_epoch <= epochs:
+            raise ValueError(f"initial_epoch must be an int in [0, epochs]. "
+                             f"Received: initial_epoch={initial_epoch!r}")
+        X = check_x(X, self.dtype, self.input_shape)
+        y = check_y(y, X.shape[0], self.loss, self.output_shape[0], self.dtype)
+        sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        sw = self._apply_class_weight(class_weight, y, sw)
+        X, y, sw, val = self._split_validation(X, y, sw, validation_split, validation_data)
+        n = X.shape[0]
+        bs = n if batch_size is None else min(check_positive_int(batch_size, "batch_size"), n)
+        steps = math.ceil(n / bs)
+        history = C.History()
+        cbs = [history] + list(callbacks or [])
+        if verbose:
+            cbs.append(C.ProgressBar(steps, n, epochs, verbose=verbose))
+        for cb in cbs:
+            if not isinstance(cb, C.Callback):
+                raise TypeError(f"callbacks must be fastnn.callbacks.Callback objects; got {cb!r}")
+            cb.set_model(self)
+        self.stop_training, self.history = False, history
+        for cb in cbs:
+            cb.on_train_begin()
+        try:
+            for epoch in range(initial_epoch, epochs):
+                logs = self._fit_epoch(epoch, X, y, sw, bs, steps, shuffle, cbs)
+                if val is not None:
+                    vlogs = self.evaluate(*val)
+                    logs.update({"val_" + k: v for k, v in vlogs.items()})
+                for cb in cbs:
+                    cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        except KeyboardInterrupt:
+            print("\nfit interrupted: stopped at a step boundary; returning the history so far")
+        finally:
+            for cb in cbs:
+                cb.on_train_end()
+        return history
+
+    def _fit_epoch(self, epoch, X, y, sw, bs, steps, shuffle, cbs):
+        for cb in cbs:
+            cb.on_epoch_begin(epoch)
+        n = X.shape[0]
+        order = np.random.default_rng([self.seed, 2, epoch]).permutation(n) if shuffle \
+            else np.arange(n)
+        stats, step, chunk = _Stats([m for m, _ in self.metrics]), 0, 1
+        while step < steps:
+            t0 = time.perf_counter()
+            todo = min(chunk, steps - step)
+            good = self._run_steps(X, y, sw, order, bs, step, todo, stats)
+            step += good
+            logs = stats.logs()
+            for cb in cbs:
+                cb.on_train_batch_end(step, logs)
+            if good < todo:
+                raise DivergedError(
+                    f"training diverged at epoch {epoch + 1}, step {step + 1}: the loss became "
+                    "non-finite; the weights are those of the last good step (try a lower "
+                    "learning rate, clipnorm=1.0, or check the data)")
+            if self.stop_training:
+                break
+            dt = time.perf_counter() - t0
+            chunk = max(1, min(steps, int(todo * CHUNK_SECONDS / max(dt, 1e-6))))
+        return stats.logs()
+
+    def _run_steps(self, X, y, sw, order, bs, first, count, stats):
+        """Run ``count`` steps from step ``first``; return how many finished with a finite loss."""
+        n = X.shape[0]
+        for s in range(first, first + count):
+            idx = order[s * bs:min((s + 1) * bs, n)]
+            xb, yb = X[idx], y[idx]
+            swb = None if sw is None else sw[idx]
+            loss, mets = self._py_step(xb, yb, swb)
+            if not math.isfinite(loss):
+                return s - first
+            stats.add(len(idx), loss, mets)
+        return count
+
+    def _apply_class_weight(self, class_weight, y, sw):
+        if class_weight is None:
+            return sw
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"class_weight must be a dict {{class: weight}}; got {class_weight!r}")
+        labels = y if y.ndim == 1 else (np.argmax(y, 1) if y.shape[1] > 1 else
+                                        (y[:, 0] > 0.5).astype(np.int64))
+        w = np.ones(len(labels), self.dtype)
+        for cls, weight in class_weight.items():
+            if not (np.isfinite(weight) and weight >= 0):
+                raise ValueError(f"class_weight[{cls!r}] must be finite and >= 0; got {weight!r}")
+            w[labels == cls] = weight
+        return w if sw is None else sw * w
+
+    def _split_validation(self, X, y, sw, split, data):
+        if data is not None:
+            if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+                raise ValueError("validation_data must be (X_val, y_val) or (X_val, y_val, sw)")
+            Xv = check_x(data[0], self.dtype, self.input_shape, name="X_val")
+            yv = check_y(data[1], Xv.shape[0], self.loss, self.output_shape[0], self.dtype,
+                         name="y_val")
+            return X, y, sw, (Xv, yv)
+        if not isinstance(split, (int, float)) or not 0 <= split < 1:
+            raise ValueError(f"validation_split must be in [0, 1). Received: {split!r}")
+        if split == 0:
+            return X, y, sw, None
+        k = int(X.shape[0] * (1 - split))
+        if k < 1 or k >= X.shape[0]:
+            raise ValueError(f"validation_split={split} leaves no training or no validation "
+                             f"samples out of {X.shape[0]}")
+        val = (X[k:], y[k:])
+        return X[:k], y[:k], None if sw is None else sw[:k], val

@@ -1,0 +1,223 @@
+"""``Sequential``: a stack of layers over one flat parameter arena, Keras-style.
+
+>>> model = fn.Sequential([fn.Dense(784, 512, activation="relu"), fn.Dense(512, 10)], seed=0)
+>>> model.compile(optimizer=fn.Adam(lr=1e-3), loss="softmax_cross_entropy",
+...               metrics=["accuracy"])
+>>> history = model.fit(X, y, epochs=10, batch_size=128, validation_split=0.1)
+"""
+import numpy as np
+
+from fastnn import losses as L
+from fastnn import metrics as M
+from fastnn import optimizers as O
+from fastnn._backend import get_backend
+from fastnn._data import check_positive_int, check_x, check_y
+from fastnn._fit import FitMixin
+from fastnn.layers import Dense, Dropout, Layer
+
+__all__ = ["Sequential"]
+
+
+class Sequential(FitMixin):
+    """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer
+    seed : int
+        Seeds initialisation, shuffling and dropout: the same seed gives bit-identical
+        weights after training, whatever the thread count.
+    dtype : {"float32", "float64"}
+    backend : {"c", "numpy"}
+        ``"numpy"`` runs every step through the NumPy reference twins (for testing).
+    """
+
+    def __init__(self, layers=None, seed=0, dtype="float32", backend="c", name=None):
+        if dtype not in ("float32", "float64", np.float32, np.float64):
+            raise ValueError(f"dtype must be 'float32' or 'float64'. Received: dtype={dtype!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer. Received: seed={seed!r}")
+        self.dtype = np.dtype(dtype)
+        self.seed, self.name = int(seed), name
+        self._be = get_backend(backend)
+        self.layers = []
+        for layer in layers or []:
+            self.add(layer)
+        self.built = self.compiled = False
+        self.optimizer = self.loss = None
+        self.metrics = []
+        self.stop_training = False
+        self.history = None
+        self._step = 0            # optimizer steps taken (keys dropout masks)
+        self._plan = None
+
+    def add(self, layer):
+        """Append a layer (before the model is built)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential takes fastnn.Layer objects; got {layer!r}")
+        if getattr(self, "built", False):
+            raise RuntimeError("cannot add layers to a model that is already built")
+        self.layers.append(layer)
+
+    # ---- building: one arena for parameters, one for gradients ----------------------
+    def build(self, input_shape):
+        """Infer every layer's shapes from ``input_shape`` (no batch axis), allocate the
+        arenas, bind the layer views and initialise the weights from the seed."""
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        shape = tuple(int(d) for d in np.atleast_1d(input_shape))
+        self.input_shape, specs, bufs = shape, [], []
+        for layer in self.layers:
+            layer._be = self._be
+            shape = tuple(layer.build(shape))
+            specs.append(layer.param_specs())
+            bufs.append(layer.buffer_specs())
+        self.output_shape = shape
+        sizes = [int(np.prod(s)) for ps in specs for _, s in ps]
+        self.params = np.zeros(sum(sizes), self.dtype)
+        self.grads = np.zeros(sum(sizes), self.dtype)
+        self.buffers = np.zeros(sum(int(np.prod(s)) for bs in bufs for _, s, _ in bs), self.dtype)
+        off = boff = 0
+        for i, (layer, ps, bs) in enumerate(zip(self.layers, specs, bufs)):
+            pv, gv, bv = [], [], []
+            for _, s in ps:
+                k = int(np.prod(s))
+                pv.append(self.params[off:off + k].reshape(s))
+                gv.append(self.grads[off:off + k].reshape(s))
+                off += k
+            for _, s, init in bs:
+                k = int(np.prod(s))
+                bv.append(self.buffers[boff:boff + k].reshape(s))
+                bv[-1][...] = init
+                boff += k
+            layer.bind(pv, gv, bv)
+            layer._need_dx = i > 0
+            if isinstance(layer, Dropout):
+                layer.seed = int(np.random.SeedSequence([self.seed, 7, i]).generate_state(1)[0])
+        rng = np.random.default_rng([self.seed, 1])
+        for layer in self.layers:
+            layer.reset_parameters(rng)
+        self.built = True
+        self._plan = None
+        return self
+
+    def count_params(self):
+        return int(self.params.size) if self.built else None
+
+    # ---- compile ----------------------------------------------------------------
+    def compile(self, optimizer="adam", loss="mse", metrics=None):
+        """Choose the optimizer, loss and metrics. A last-layer activation equal to the
+        loss's output activation (softmax for softmax cross-entropy, sigmoid for binary
+        cross-entropy) is fused into the loss kernel, which is exact and stable."""
+        self.optimizer = O.get(optimizer)
+        self.loss = L.get(loss)
+        self.metrics = [M.get(m) for m in (metrics or [])]
+        last = self.layers[-1] if self.layers else None
+        self._output_act = self.loss.output_activation
+        if isinstance(last, Dense):
+            last._fused_into_loss = False
+            if self.loss.name == "softmax_cross_entropy" and last.activation == "softmax":
+                last._fused_into_loss = True
+            if isinstance(self.loss, L.BinaryCrossEntropy) and last.activation == "sigmoid":
+                last._fused_into_loss = True
+                self.loss = L.BinaryCrossEntropy(from_logits=True, reduction=self.loss.reduction)
+                self._output_act = "sigmoid"
+        self.compiled = True
+        self._plan = None
+        return self
+
+    def _require(self, compiled=True):
+        if compiled and not self.compiled:
+            raise RuntimeError("call model.compile(optimizer=..., loss=...) before this")
+        if not self.built:
+            raise RuntimeError("the model is not built yet: call fit() or build(input_shape)")
+
+    # ---- forward / backward (Python path; the compiled plan does the same in C) ------
+    def _forward(self, x, training):
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def _backward(self, g):
+        for layer in reversed(self.layers):
+            g = layer.backward(g)
+        for layer in self.layers:
+            layer.add_penalty_grads()
+
+    def _penalty(self):
+        return sum(layer.penalty() for layer in self.layers)
+
+    def predict(self, X, batch_size=1024, allow_nonfinite=False):
+        """Outputs for ``X`` in inference mode, in batches: probabilities for softmax /
+        sigmoid cross-entropy models, raw outputs otherwise. Shape ``[n, outputs]``."""
+        if not self.built:
+            self.build(np.shape(X)[1:])
+        X = check_x(X, self.dtype, self.input_shape, allow_nonfinite=allow_nonfinite)
+        bs = check_positive_int(batch_size, "batch_size")
+        act = getattr(self, "_output_act", None)
+        outs = [self._be.output(act, self._forward(X[i:i + bs], False))
+                for i in range(0, X.shape[0], bs)]
+        return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+    def _raw_outputs(self, X, batch_size):
+        outs = [np.array(self._forward(X[i:i + batch_size], False))
+                for i in range(0, X.shape[0], batch_size)]
+        return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+    def evaluate(self, X, y, batch_size=1024, sample_weight=None, verbose=0):
+        """``{"loss": ..., <metric>: ...}`` on ``(X, y)`` in inference mode."""
+        self._require()
+        X = check_x(X, self.dtype, self.input_shape)
+        y = check_y(y, X.shape[0], self.loss, self.output_shape[0], self.dtype)
+        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, self.dtype)
+        z = self._raw_outputs(X, check_positive_int(batch_size, "batch_size"))
+        loss, _ = self._be.loss(self.loss, z, y, sw)
+        logs = {"loss": float(loss) + self._penalty()}
+        out = self._be.output(self._output_act, z)
+        for name, fn in self.metrics:
+            logs[name] = float(fn(y, out))
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        return logs
+
+    # ---- weights ----------------------------------------------------------------
+    def get_weights(self):
+        """Copies of every parameter and buffer array, layer by layer."""
+        self._require(compiled=False)
+        return [p.copy() for layer in self.layers for p in layer.params + layer.buffers]
+
+    def set_weights(self, weights):
+        """Load arrays produced by ``get_weights`` (shapes must match)."""
+        self._require(compiled=False)
+        views = [p for layer in self.layers for p in layer.params + layer.buffers]
+        if len(weights) != len(views):
+            raise ValueError(f"set_weights expects {len(views)} arrays; got {len(weights)}")
+        for i, (v, w) in enumerate(zip(views, weights)):
+            w = np.asarray(w)
+            if w.shape != v.shape:
+                raise ValueError(f"weight {i}: expected shape {v.shape}, got {w.shape}")
+            if w.dtype.kind not in "biuf" or not np.isfinite(w).all():
+                raise ValueError(f"weight {i} must be finite real numbers")
+        for v, w in zip(views, weights):
+            v[...] = w
+
+    # ---- description --------------------------------------------------------------
+    def summary(self, print_fn=print):
+        """Print each layer with its output shape and parameter count."""
+        rows = [("Layer", "Output shape", "Params")]
+        for layer in self.layers:
+            shape = "?" if layer.output_shape is None else str((None,) + layer.output_shape)
+            rows.append((repr(layer), shape, f"{layer.count_params():,}" if self.built else "?"))
+        w = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
+        line = "-" * sum(w)
+        out = [f'Model: "{self.name or "sequential"}"', line]
+        out += ["".join(c.ljust(w[i]) for i, c in enumerate(r)) for r in rows[:1]] + [line]
+        out += ["".join(c.ljust(w[i]) for i, c in enumerate(r)) for r in rows[1:]] + [line]
+        total = self.count_params()
+        out.append(f"Total params: {total:,}" if total is not None else "Total params: ? (not built)")
+        out.append(f"dtype: {self.dtype.name}, seed: {self.seed}")
+        print_fn("\n".join(out))
+
+    def __repr__(self):
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([{inner}], seed={self.seed}, dtype={self.dtype.name!r})"

@@ -1,0 +1,90 @@
+"""Batch normalisation (Ioffe & Szegedy 2015) and layer normalisation (Ba et al. 2016)."""
+import numpy as np
+
+from fastnn.layers import Layer, _positive_int
+
+__all__ = ["BatchNorm", "LayerNorm"]
+
+
+def _check_eps(cls, eps):
+    if not (isinstance(eps, (int, float)) and np.isfinite(eps) and eps > 0):
+        raise ValueError(f"{cls}: eps must be positive and finite. Received: eps={eps!r}")
+    return float(eps)
+
+
+class _Norm(Layer):
+    def __init__(self, num_features=None, eps=1e-5, name=None):
+        super().__init__(name)
+        cls = type(self).__name__
+        self.num_features = None if num_features is None else \
+            _positive_int("num_features", num_features, cls)
+        self.eps = _check_eps(cls, eps)
+
+    def build(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"{type(self).__name__} expects 1-D features per sample; got "
+                             f"input shape {tuple(input_shape)}")
+        if self.num_features is None:
+            self.num_features = int(input_shape[0])
+        elif self.num_features != input_shape[0]:
+            raise ValueError(f"{self!r} received {input_shape[0]} features")
+        self.input_shape = self.output_shape = (self.num_features,)
+        return self.output_shape
+
+    def param_specs(self):
+        return [("gamma", (self.num_features,)), ("beta", (self.num_features,))]
+
+    def reset_parameters(self, rng):
+        self.params[0][...] = 1
+        self.params[1][...] = 0
+
+
+class BatchNorm(_Norm):
+    """Normalise each feature over the batch, then scale by gamma and shift by beta.
+
+    Training uses the batch statistics and updates running averages
+    ``running = momentum·running + (1 - momentum)·batch`` (Keras convention, momentum
+    0.9 by default); inference uses the running averages.
+    """
+
+    def __init__(self, num_features=None, momentum=0.9, eps=1e-5, name=None):
+        super().__init__(num_features, eps, name)
+        if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
+            raise ValueError(f"BatchNorm: momentum must be in [0, 1). Received: momentum={momentum!r}")
+        self.momentum = float(momentum)
+
+    def buffer_specs(self):
+        return [("running_mean", (self.num_features,), 0.0),
+                ("running_var", (self.num_features,), 1.0)]
+
+    def forward(self, x, training=False):
+        y, self._cache = self._be.batch_norm(x, self.params[0], self.params[1],
+                                             self.buffers[0], self.buffers[1], self.momentum,
+                                             self.eps, training)
+        return y
+
+    def backward(self, dy):
+        return self._be.batch_norm_backward(dy, self._cache, self.grads[0], self.grads[1])
+
+    def get_config(self):
+        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps}
+
+    def __repr__(self):
+        return f"BatchNorm({self.num_features or '?'})"
+
+
+class LayerNorm(_Norm):
+    """Normalise each sample over its features, then scale by gamma and shift by beta."""
+
+    def forward(self, x, training=False):
+        y, self._cache = self._be.layer_norm(x, self.params[0], self.params[1], self.eps)
+        return y
+
+    def backward(self, dy):
+        return self._be.layer_norm_backward(dy, self._cache, self.grads[0], self.grads[1])
+
+    def get_config(self):
+        return {"num_features": self.num_features, "eps": self.eps}
+
+    def __repr__(self):
+        return f"LayerNorm({self.num_features or '?'})"

@@ -1,0 +1,288 @@
+"""Optimizers, in order of increasing complexity, each stepping the whole flat parameter
+arena with one C kernel; learning-rate schedules.
+
+Every optimizer takes ``lr`` (a number, a schedule, or any callable ``lr(step)``),
+``weight_decay`` (L2 added to the gradient; decoupled for AdamW), ``clipnorm`` (global
+gradient norm over all parameters, like ``torch.nn.utils.clip_grad_norm_``) and
+``clipvalue`` (element-wise). Semantics follow ``torch.optim``.
+"""
+import math
+
+import numpy as np
+
+from fastnn._backend import default_backend
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSProp", "Adam", "AdamW", "StepDecay",
+           "ExponentialDecay", "CosineDecay", "get"]
+
+
+def _check(cls, name, value, lo=0.0, hi=math.inf, lo_open=False, hi_open=False):
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (value > lo if lo_open else value >= lo) \
+        and (value < hi if hi_open else value <= hi)
+    if not ok:
+        lo_b, hi_b = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise ValueError(f"{cls}: {name} must be a finite number in {lo_b}{lo}, {hi}{hi_b}. "
+                         f"Received: {name}={value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: holds hyperparameters and per-parameter state arenas."""
+
+    state_names = ()
+
+    def __init__(self, lr, weight_decay=0.0, clipnorm=None, clipvalue=None):
+        cls = type(self).__name__
+        if callable(lr):
+            self.lr = lr
+        else:
+            self.lr = _check(cls, "lr", lr)
+        self.weight_decay = _check(cls, "weight_decay", weight_decay)
+        self.clipnorm = None if clipnorm is None else _check(cls, "clipnorm", clipnorm,
+                                                             lo_open=True)
+        self.clipvalue = None if clipvalue is None else _check(cls, "clipvalue", clipvalue,
+                                                               lo_open=True)
+        self.iterations = 0          # steps taken; the next step is iterations + 1
+        self.state = {}
+
+    def current_lr(self, step=None):
+        """Learning rate for ``step`` (default: the next step)."""
+        step = self.iterations + 1 if step is None else step
+        lr = float(self.lr(step)) if callable(self.lr) else self.lr
+        if not (math.isfinite(lr) and lr >= 0):
+            raise ValueError(f"{type(self).__name__}: learning-rate schedule gave lr={lr} at "
+                             f"step {step}")
+        return lr
+
+    def build(self, n, dtype):
+        """Allocate the state arenas (same length and dtype as the parameter arena)."""
+        self.state = {k: np.zeros(n, dtype=dtype) for k in self.active_state()}
+
+    def active_state(self):
+        return self.state_names
+
+    def clip(self, grads, backend=None):
+        """Clip the gradient arena in place by value, then by global norm; return the norm."""
+        be = backend or default_backend()
+        if self.clipvalue is not None:
+            be.clip_value(grads, self.clipvalue)
+        if self.clipnorm is not None:
+            return be.clip_norm(grads, self.clipnorm)
+        return None
+
+    def step(self, params, grads, backend=None):
+        """One update of the whole arena ``params`` from ``grads`` (both 1-D)."""
+        be = backend or default_backend()
+        if not self.state and self.active_state():
+            self.build(params.size, params.dtype)
+        self.clip(grads, be)
+        self.iterations += 1
+        self._update(be, params, grads, self.iterations, self.current_lr(self.iterations))
+
+    def get_config(self):
+        cfg = {"name": type(self).__name__,
+               "lr": self.lr if not callable(self.lr) else _schedule_config(self.lr),
+               "weight_decay": self.weight_decay}
+        if self.clipnorm is not None:
+            cfg["clipnorm"] = self.clipnorm
+        if self.clipvalue is not None:
+            cfg["clipvalue"] = self.clipvalue
+        return cfg
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
+                         if k != "name" and not (k == "weight_decay" and v == 0.0))
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Gradient descent; with ``momentum`` (heavy ball) and optionally ``nesterov``.
+
+    Full-batch gradient descent is ``fit(..., batch_size=None)`` with this optimizer.
+    """
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, dampening=0.0, **kw):
+        super().__init__(lr, **kw)
+        self.momentum = _check("SGD", "momentum", momentum, hi=1.0, hi_open=True)
+        self.dampening = _check("SGD", "dampening", dampening, hi=1.0)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum == 0 or self.dampening != 0):
+            raise ValueError("SGD: nesterov needs momentum > 0 and dampening == 0. "
+                             f"Received: momentum={momentum}, dampening={dampening}")
+
+    def active_state(self):
+        return ("momentum_buffer",) if self.momentum else ()
+
+    def _update(self, be, p, g, t, lr):
+        be.sgd_step(p, g, self.state.get("momentum_buffer"), t, lr, self.momentum,
+                    self.dampening, self.weight_decay, self.nesterov)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov,
+                "dampening": self.dampening}
+
+
+class Adagrad(Optimizer):
+    """Adaptive per-weight steps lr / sqrt(Σg²) (Duchi et al. 2011)."""
+    state_names = ("sum",)
+
+    def __init__(self, lr=0.01, lr_decay=0.0, eps=1e-10, initial_accumulator_value=0.0, **kw):
+        super().__init__(lr, **kw)
+        self.lr_decay = _check("Adagrad", "lr_decay", lr_decay)
+        self.eps = _check("Adagrad", "eps", eps, lo_open=True)
+        self.initial_accumulator_value = _check("Adagrad", "initial_accumulator_value",
+                                                initial_accumulator_value)
+
+    def build(self, n, dtype):
+        self.state = {"sum": np.full(n, self.initial_accumulator_value, dtype=dtype)}
+
+    def _update(self, be, p, g, t, lr):
+        be.adagrad_step(p, g, self.state["sum"], t, lr, self.lr_decay, self.eps,
+                        self.weight_decay)
+
+    def get_config(self):
+        return {**super().get_config(), "lr_decay": self.lr_decay, "eps": self.eps,
+                "initial_accumulator_value": self.initial_accumulator_value}
+
+
+class RMSProp(Optimizer):
+    """Divide by a running RMS of gradients (Hinton 2012); ``centered`` per Graves (2013)."""
+
+    def __init__(self, lr=0.001, rho=0.9, eps=1e-7, momentum=0.0, centered=False, **kw):
+        super().__init__(lr, **kw)
+        self.rho = _check("RMSProp", "rho", rho, hi=1.0, hi_open=True)
+        self.eps = _check("RMSProp", "eps", eps, lo_open=True)
+        self.momentum = _check("RMSProp", "momentum", momentum, hi=1.0, hi_open=True)
+        self.centered = bool(centered)
+
+    def active_state(self):
+        return ("square_avg",) + (("momentum_buffer",) if self.momentum else ()) + \
+            (("grad_avg",) if self.centered else ())
+
+    def _update(self, be, p, g, t, lr):
+        s = self.state
+        be.rmsprop_step(p, g, s["square_avg"], s.get("momentum_buffer"), s.get("grad_avg"), t,
+                        lr, self.rho, self.eps, self.weight_decay, self.momentum, self.centered)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "eps": self.eps,
+                "momentum": self.momentum, "centered": self.centered}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015), optional AMSGrad (Reddi et al. 2018); L2 ``weight_decay``."""
+    decoupled = False
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False, **kw):
+        super().__init__(lr, **kw)
+        cls = type(self).__name__
+        self.beta1 = _check(cls, "beta1", beta1, hi=1.0, hi_open=True)
+        self.beta2 = _check(cls, "beta2", beta2, hi=1.0, hi_open=True)
+        self.eps = _check(cls, "eps", eps, lo_open=True)
+        self.amsgrad = bool(amsgrad)
+
+    def active_state(self):
+        return ("m", "v") + (("vmax",) if self.amsgrad else ())
+
+    def _update(self, be, p, g, t, lr):
+        s = self.state
+        be.adam_step(p, g, s["m"], s["v"], s.get("vmax"), t, lr, self.beta1, self.beta2,
+                     self.eps, self.weight_decay, self.decoupled, self.amsgrad)
+
+    def get_config(self):
+        return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2,
+                "eps": self.eps, "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay p ← p(1 - lr·wd) (Loshchilov & Hutter 2019)."""
+    decoupled = True
+
+    def __init__(self, lr=0.001, weight_decay=0.01, **kw):
+        super().__init__(lr, weight_decay=weight_decay, **kw)
+
+
+# ---- learning-rate schedules: callables of the optimizer step (1, 2, ...) ----------------
+class _Schedule:
+    def get_config(self):
+        return {"name": type(self).__name__, **self.__dict__}
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
+
+
+class StepDecay(_Schedule):
+    """lr = initial · gamma^floor((step-1) / step_size)"""
+
+    def __init__(self, initial, step_size, gamma=0.1):
+        self.initial = _check("StepDecay", "initial", initial)
+        self.step_size = int(_check("StepDecay", "step_size", step_size, lo=1))
+        self.gamma = _check("StepDecay", "gamma", gamma)
+
+    def __call__(self, step):
+        return self.initial * self.gamma ** ((step - 1) // self.step_size)
+
+
+class ExponentialDecay(_Schedule):
+    """lr = initial · rate^((step-1) / decay_steps), floored exponent if ``staircase``"""
+
+    def __init__(self, initial, decay_steps, decay_rate, staircase=False):
+        self.initial = _check("ExponentialDecay", "initial", initial)
+        self.decay_steps = _check("ExponentialDecay", "decay_steps", decay_steps, lo_open=True)
+        self.decay_rate = _check("ExponentialDecay", "decay_rate", decay_rate)
+        self.staircase = bool(staircase)
+
+    def __call__(self, step):
+        e = (step - 1) / self.decay_steps
+        return self.initial * self.decay_rate ** (math.floor(e) if self.staircase else e)
+
+
+class CosineDecay(_Schedule):
+    """Linear warm-up, then lr = floor + (initial - floor)·½(1 + cos(π·progress))"""
+
+    def __init__(self, initial, decay_steps, alpha=0.0, warmup_steps=0):
+        self.initial = _check("CosineDecay", "initial", initial)
+        self.decay_steps = int(_check("CosineDecay", "decay_steps", decay_steps, lo=1))
+        self.alpha = _check("CosineDecay", "alpha", alpha, hi=1.0)
+        self.warmup_steps = int(_check("CosineDecay", "warmup_steps", warmup_steps))
+
+    def __call__(self, step):
+        if step <= self.warmup_steps:
+            return self.initial * step / self.warmup_steps
+        t = min(step - self.warmup_steps, self.decay_steps) / self.decay_steps
+        return self.initial * (self.alpha + (1 - self.alpha) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+_SCHEDULES = {c.__name__: c for c in (StepDecay, ExponentialDecay, CosineDecay)}
+
+
+def _schedule_config(fn):
+    if isinstance(fn, _Schedule):
+        return fn.get_config()
+    raise ValueError(f"learning-rate callable {fn!r} cannot be saved; use StepDecay, "
+                     "ExponentialDecay or CosineDecay")
+
+
+_BY_NAME = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW}
+
+
+def get(spec):
+    """An optimizer from a name ('adam', ...), a config dict or an ``Optimizer``."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, dict):
+        cfg = dict(spec)
+        cls = _BY_NAME.get(str(cfg.pop("name", "")).lower())
+        if cls is None:
+            raise ValueError(f"unknown optimizer config {spec!r}")
+        if isinstance(cfg.get("lr"), dict):
+            sc = dict(cfg["lr"])
+            sched = _SCHEDULES.get(sc.pop("name", None))
+            if sched is None:
+                raise ValueError(f"unknown learning-rate schedule {cfg['lr']!r}")
+            cfg["lr"] = sched(**sc)
+        return cls(**cfg)
+    if isinstance(spec, str) and spec.lower() in _BY_NAME:
+        return _BY_NAME[spec.lower()]()
+    raise ValueError(f"unknown optimizer {spec!r}; expected one of {', '.join(_BY_NAME)}")
