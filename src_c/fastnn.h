@@ -26,6 +26,15 @@ typedef struct fnn_ktable {
     int isa;
     int (*probe)(void); /* vector width in bits of the code compiled for this path */
     /* GEMM microkernels (gemm_ukr_<isa>.c) go here. */
+    /* C[mr x nr] := alpha * A[mr x k] . B[k x nr] + beta * C, A(i,p) = a[i*rsa + p*csa],
+     * B row p at b + p*rsb (unit stride), beta == 0 never reads C. */
+    void (*sgemm_ukr)(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                      const float *b, ptrdiff_t rsb, float beta, float *c, ptrdiff_t ldc);
+    void (*dgemm_ukr)(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+                      ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta, double *c,
+                      ptrdiff_t ldc);
+    int s_mr, s_nr, s_kc, s_nc; /* float32 register tile and cache blocks */
+    int d_mr, d_nr, d_kc, d_nc; /* float64 register tile and cache blocks */
 } fnn_ktable;
 
 extern const fnn_ktable *fnn_kt;   /* the selected row; generic until fnn_set_isa */
@@ -44,6 +53,55 @@ int fnn_probe_avx512(void);
 int fnn_openmp_version(void);      /* _OPENMP date, 0 when built without OpenMP */
 int fnn_get_max_threads(void);     /* omp_get_max_threads(), 1 without OpenMP */
 void fnn_set_num_threads(int n);   /* omp_set_num_threads(n), n >= 1 */
+
+/* ---- activation ids (shared by gemm epilogues and act.c) ---- */
+enum { FNN_ACT_IDENTITY = 0, FNN_ACT_STEP = 1, FNN_ACT_SIGMOID = 2, FNN_ACT_TANH = 3, FNN_ACT_RELU = 4,
+       FNN_ACT_LEAKY_RELU = 5, FNN_ACT_ELU = 6, FNN_ACT_GELU = 7, FNN_ACT_SILU = 8, FNN_ACT_SOFTPLUS = 9,
+       FNN_ACT_COUNT = 10 };
+
+/* ---- GEMM (gemm.c, gemm_ukr_<isa>.c) ---- */
+/* What to do with each output tile after its last K panel (see fnn_sgemm). */
+typedef struct fnn_epilogue {
+    int act;               /* FNN_ACT_*: IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH */
+    double act_param;      /* leaky_relu negative slope */
+    const void *bias;      /* [n] same dtype as C, or NULL */
+    void *preact;          /* optional [m, ld_preact]: z = alpha*op(A)op(B) + beta*C + bias */
+    ptrdiff_t ld_preact;
+    const void *dact_y;    /* optional backward mode: C := z * act'(Y), Y = dact_y [m, ld_dact_y] */
+    ptrdiff_t ld_dact_y;   /*   the forward output of `act`; act' is computed from Y */
+} fnn_epilogue;
+
+/* 1 if `act` is implemented by the GEMM epilogue (forward and act'(Y)); others act as identity */
+int fnn_gemm_act_supported(int act);
+
+/* C := act(alpha * op(A) * op(B) + beta * C + bias); row-major, op = transpose if trans_* */
+void fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+               const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,
+               float *c, ptrdiff_t ldc, const fnn_epilogue *epi, void *ws, size_t ws_bytes);
+void fnn_dgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+               const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb, double beta,
+               double *c, ptrdiff_t ldc, const fnn_epilogue *epi, void *ws, size_t ws_bytes);
+/* packing workspace for up to nthreads threads with the selected ISA's blocking; 0 if none */
+size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int nthreads);
+
+void fnn_sgemm_ukr_generic_4x8(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
+                                ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta,
+                                float *c, ptrdiff_t ldc);
+void fnn_dgemm_ukr_generic_4x4(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+                               ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
+                               double *c, ptrdiff_t ldc);
+void fnn_sgemm_ukr_avx2_6x16(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
+                             ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta,
+                             float *c, ptrdiff_t ldc);
+void fnn_dgemm_ukr_avx2_6x8(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+                            ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
+                            double *c, ptrdiff_t ldc);
+void fnn_sgemm_ukr_avx512_12x32(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
+                                ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta,
+                                float *c, ptrdiff_t ldc);
+void fnn_dgemm_ukr_avx512_12x16(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+                                ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
+                                double *c, ptrdiff_t ldc);
 
 #ifdef __cplusplus
 }

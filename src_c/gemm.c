@@ -1,0 +1,123 @@
+/* GEMM: C := act(alpha * op(A) * op(B) + beta * C + bias), float32 and float64.
+ * Packing, cache blocking, the loop nest, threads and the fused epilogue; no ISA code:
+ * the MR x NR microkernel and its block sizes come from the kernel table row fnn_kt. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fastnn.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define FNN_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FNN_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define FNN_CDIV(a, b) (((a) + (b) - 1) / (b))
+#define FNN_GEMM_MAX_TILE 512       /* >= MR * NR of every table row */
+#define FNN_GEMM_STACK 4096         /* elements of each per-thread unpacked-path scratch */
+#define FNN_GEMM_ITEM_TILES 8       /* NR tiles per work item: granularity of thread split */
+#define FNN_GEMM_MT_MIN (1 << 18)   /* m*n*k below this runs on one thread: the fork costs more */
+#define FNN_GEMM_ALIGN 64
+
+static int fnn_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+
+/* Bytes of the shared packed-B panel and of each thread's A micro-panel */
+static void ws_parts(size_t es, int mr, int nr, int kc, int nc, ptrdiff_t n, ptrdiff_t k,
+                     size_t *b_bytes, size_t *a_bytes)
+{
+    size_t kk = (size_t)FNN_MIN((ptrdiff_t)kc, k), nn = (size_t)FNN_MIN((ptrdiff_t)nc, n);
+    *b_bytes = round_up(kk * round_up(nn, (size_t)nr) * es, FNN_GEMM_ALIGN);
+    *a_bytes = round_up((size_t)mr * kk * es, FNN_GEMM_ALIGN);
+}
+
+size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int nthreads)
+{
+    const fnn_ktable *t = fnn_kt;
+    size_t bb, ab;
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    if (elem_size == 4)
+        ws_parts(4, t->s_mr, t->s_nr, t->s_kc, t->s_nc, n, k, &bb, &ab);
+    else
+        ws_parts(8, t->d_mr, t->d_nr, t->d_kc, t->d_nc, n, k, &bb, &ab);
+    return FNN_GEMM_ALIGN + bb + (size_t)FNN_MAX(nthreads, 1) * ab;
+}
+
+int fnn_gemm_act_supported(int act)
+{
+    return act == FNN_ACT_IDENTITY || act == FNN_ACT_RELU || act == FNN_ACT_LEAKY_RELU ||
+           act == FNN_ACT_SIGMOID || act == FNN_ACT_TANH;
+}
+
+/* Threads for this call: OpenMP's max, 1 for small work, capped by the workspace */
+static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, size_t a_bytes)
+{
+    int nt = 1;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
+    if ((double)m * (double)n * (double)k < FNN_GEMM_MT_MIN) nt = 1;
+    if (a_bytes && spare / a_bytes < (size_t)nt) nt = (int)(spare / a_bytes);
+    return nt;
+}
+
+#define T float
+#define FN(x) x##_s
+#define FNN_EXP expf
+#define FNN_TANH tanhf
+#include "gemm_tmpl.h"
+#undef T
+#undef FN
+#undef FNN_EXP
+#undef FNN_TANH
+
+#define T double
+#define FN(x) x##_d
+#define FNN_EXP exp
+#define FNN_TANH tanh
+#include "gemm_tmpl.h"
+#undef T
+#undef FN
+#undef FNN_EXP
+#undef FNN_TANH
+
+/* Path choice depends on the shape and the workspace only, never on the thread count:
+ * skinny problems (batch <= 32 with B in place, or n <= 16) skip packing. */
+#define FNN_GEMM_DRIVER(FNAME, T, P)                                                          \
+    void FNAME(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha,     \
+               const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb, T beta, T *c,            \
+               ptrdiff_t ldc, const fnn_epilogue *epi, void *ws, size_t ws_bytes)             \
+    {                                                                                         \
+        const fnn_ktable *t = fnn_kt;                                                         \
+        gemm_args_##P g = {trans_a != 0, trans_b != 0, t->P##_mr, t->P##_nr, t->P##_kc,       \
+                           t->P##_nc, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c, epi,      \
+                           t->P##gemm_ukr};                                                   \
+        size_t bb, ab, spare = 0;                                                             \
+        uintptr_t base = ((uintptr_t)ws + FNN_GEMM_ALIGN - 1) & ~(uintptr_t)(FNN_GEMM_ALIGN - 1); \
+        int nt;                                                                               \
+        if (m <= 0 || n <= 0) return;                                                         \
+        if (k <= 0 || alpha == 0) {                                                           \
+            no_product_##P(&g);                                                               \
+            return;                                                                           \
+        }                                                                                     \
+        ws_parts(sizeof(T), g.mr, g.nr, g.kc, g.nc, n, k, &bb, &ab);                          \
+        if (ws && ws_bytes >= (base - (uintptr_t)ws) + bb)                                    \
+            spare = ws_bytes - (base - (uintptr_t)ws) - bb;                                   \
+        nt = gemm_threads(m, n, k, spare, ab);                                                \
+        if (nt < 1 || n <= 16 || (m <= 32 && !trans_b))                                      \
+            gemm_direct_##P(&g, gemm_threads(m, n, k, 0, 0));                                 \
+        else                                                                                  \
+            gemm_packed_##P(&g, (T *)base, (T *)(base + bb), ab / sizeof(T), nt);             \
+    }
+
+FNN_GEMM_DRIVER(fnn_sgemm, float, s)
+FNN_GEMM_DRIVER(fnn_dgemm, double, d)

@@ -1,0 +1,221 @@
+/* Typed body of gemm.c, included once per dtype with T (float|double) and FN(x) naming
+ * the copy (x##_s | x##_d). Knows no instruction set: the microkernel comes from fnn_kt.
+ *
+ * Loop nest (BLIS, with the roles of A and B swapped for row-major wide NR tiles):
+ *   jc over NC columns -> pc over KC depth -> pack B[kc x nc] once, shared by threads
+ *   -> work items (MR-row panel, group of NR tiles) split over threads -> pack the
+ *   A micro-panel [MR x kc] (stays in L1) -> microkernel per NR tile (B from L2).
+ * Every C element is summed over p in the same KC order whoever owns its tile, so the
+ * result does not depend on the thread count. */
+
+typedef struct FN(gemm_args) {
+    int ta, tb, mr, nr, kc, nc;
+    ptrdiff_t m, n, k, lda, ldb, ldc;
+    T alpha, beta;
+    const T *a, *b;
+    T *c;
+    const fnn_epilogue *epi;
+    void (*ukr)(ptrdiff_t, T, const T *, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, T, T *,
+                ptrdiff_t);
+} FN(gemm_args);
+
+/* dst[p*MR + i] = op(A)[i0+i, p0+p], rows past m zero so edge panels run full tiles */
+static void FN(pack_a)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t p0, ptrdiff_t kc, T *dst)
+{
+    ptrdiff_t i, p, mr = FNN_MIN(g->mr, g->m - i0), MR = g->mr;
+    if (g->ta) {
+        for (p = 0; p < kc; ++p) {
+            const T *src = g->a + (p0 + p) * g->lda + i0;
+            for (i = 0; i < mr; ++i) dst[p * MR + i] = src[i];
+            for (; i < MR; ++i) dst[p * MR + i] = 0;
+        }
+        return;
+    }
+    for (i = 0; i < mr; ++i) {
+        const T *src = g->a + (i0 + i) * g->lda + p0;
+        for (p = 0; p < kc; ++p) dst[p * MR + i] = src[p];
+    }
+    for (; i < MR; ++i)
+        for (p = 0; p < kc; ++p) dst[p * MR + i] = 0;
+}
+
+/* dst[p*NR + j] = op(B)[p0+p, j0+j], columns past n zero */
+static void FN(pack_b)(const FN(gemm_args) *g, ptrdiff_t j0, ptrdiff_t p0, ptrdiff_t kc, T *dst)
+{
+    ptrdiff_t j, p, nr = FNN_MIN(g->nr, g->n - j0), NR = g->nr;
+    if (!g->tb) {
+        for (p = 0; p < kc; ++p) {
+            const T *src = g->b + (p0 + p) * g->ldb + j0;
+            for (j = 0; j < nr; ++j) dst[p * NR + j] = src[j];
+            for (; j < NR; ++j) dst[p * NR + j] = 0;
+        }
+        return;
+    }
+    for (j = 0; j < nr; ++j) {
+        const T *src = g->b + (j0 + j) * g->ldb + p0;
+        for (p = 0; p < kc; ++p) dst[p * NR + j] = src[p];
+    }
+    for (; j < NR; ++j)
+        for (p = 0; p < kc; ++p) dst[p * NR + j] = 0;
+}
+
+/* row := act(row), the forward activation of the epilogue */
+static void FN(act_row)(T *x, ptrdiff_t n, int act, T slope)
+{
+    ptrdiff_t j;
+    switch (act) {
+    case FNN_ACT_RELU: for (j = 0; j < n; ++j) x[j] = x[j] > 0 ? x[j] : 0; break;
+    case FNN_ACT_LEAKY_RELU: for (j = 0; j < n; ++j) x[j] = x[j] > 0 ? x[j] : slope * x[j]; break;
+    case FNN_ACT_SIGMOID: for (j = 0; j < n; ++j) x[j] = 1 / (1 + FNN_EXP(-x[j])); break;
+    case FNN_ACT_TANH: for (j = 0; j < n; ++j) x[j] = FNN_TANH(x[j]); break;
+    default: break; /* identity */
+    }
+}
+
+/* x := x * act'(y), act' written in terms of the forward output y = act(z) */
+static void FN(dact_row)(T *x, const T *y, ptrdiff_t n, int act, T slope)
+{
+    ptrdiff_t j;
+    switch (act) {
+    case FNN_ACT_RELU: for (j = 0; j < n; ++j) x[j] = y[j] > 0 ? x[j] : 0; break;
+    case FNN_ACT_LEAKY_RELU: for (j = 0; j < n; ++j) x[j] *= y[j] > 0 ? 1 : slope; break;
+    case FNN_ACT_SIGMOID: for (j = 0; j < n; ++j) x[j] *= y[j] * (1 - y[j]); break;
+    case FNN_ACT_TANH: for (j = 0; j < n; ++j) x[j] *= 1 - y[j] * y[j]; break;
+    default: break; /* identity: act' = 1 */
+    }
+}
+
+/* C tile (at row i0, col j0, already holding alpha*AB + beta*C) := epilogue(C tile) */
+static void FN(epilogue)(const FN(gemm_args) *g, T *c, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr,
+                         ptrdiff_t nr)
+{
+    const fnn_epilogue *e = g->epi;
+    const T *bias = e->bias ? (const T *)e->bias + j0 : NULL;
+    ptrdiff_t i, j;
+    for (i = 0; i < mr; ++i) {
+        T *row = c + i * g->ldc;
+        if (bias)
+            for (j = 0; j < nr; ++j) row[j] += bias[j];
+        if (e->preact)
+            memcpy((T *)e->preact + (i0 + i) * e->ld_preact + j0, row, (size_t)nr * sizeof(T));
+        if (e->dact_y)
+            FN(dact_row)(row, (const T *)e->dact_y + (i0 + i) * e->ld_dact_y + j0, nr, e->act,
+                         (T)e->act_param);
+        else
+            FN(act_row)(row, nr, e->act, (T)e->act_param);
+    }
+}
+
+/* C[i0:, j0:] (+)= one K panel; edge tiles go through a full scratch tile, then the
+ * epilogue runs on the tile while it is still in L1 if this was the last panel */
+static void FN(tile)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t p0,
+                     ptrdiff_t kc, const T *ap, ptrdiff_t rsa, ptrdiff_t csa, const T *bp,
+                     ptrdiff_t rsb)
+{
+    ptrdiff_t i, j, mr = FNN_MIN(g->mr, g->m - i0), nr = FNN_MIN(g->nr, g->n - j0);
+    T beta = p0 == 0 ? g->beta : 1, *c = g->c + i0 * g->ldc + j0;
+    if (mr == g->mr && nr == g->nr) {
+        g->ukr(kc, g->alpha, ap, rsa, csa, bp, rsb, beta, c, g->ldc);
+    } else {
+        T tmp[FNN_GEMM_MAX_TILE];
+        g->ukr(kc, g->alpha, ap, rsa, csa, bp, rsb, 0, tmp, g->nr);
+        for (i = 0; i < mr; ++i)
+            for (j = 0; j < nr; ++j)
+                c[i * g->ldc + j] = beta == 0 ? tmp[i * g->nr + j]
+                                              : tmp[i * g->nr + j] + beta * c[i * g->ldc + j];
+    }
+    if (g->epi && p0 + kc == g->k) FN(epilogue)(g, c, i0, j0, mr, nr);
+}
+
+/* k == 0 or alpha == 0: C := epilogue(beta * C) without touching A or B */
+static void FN(no_product)(const FN(gemm_args) *g)
+{
+    ptrdiff_t i, j;
+    for (i = 0; i < g->m; ++i) {
+        T *row = g->c + i * g->ldc;
+        for (j = 0; j < g->n; ++j) row[j] = g->beta == 0 ? 0 : g->beta * row[j];
+        if (g->epi) FN(epilogue)(g, row, i, 0, 1, g->n);
+    }
+}
+
+/* One work item of the unpacked path: rows [i0, i0+MR) x columns [j0, j1). A and B are
+ * read in place; only edge panels (and transposed B) are copied, into stack scratch. */
+static void FN(direct_item)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t j1,
+                            T *abuf, T *bbuf)
+{
+    ptrdiff_t p0, kc, j, kcd = FNN_MIN(g->kc, FNN_GEMM_STACK / FNN_MAX(g->mr, g->nr));
+    int full_a = i0 + g->mr <= g->m;
+    for (p0 = 0; p0 < g->k; p0 += kc) {
+        const T *ap = abuf;
+        ptrdiff_t rsa = 1, csa = g->mr;
+        kc = FNN_MIN(kcd, g->k - p0);
+        if (full_a) {
+            ap = g->ta ? g->a + p0 * g->lda + i0 : g->a + i0 * g->lda + p0;
+            rsa = g->ta ? 1 : g->lda;
+            csa = g->ta ? g->lda : 1;
+        } else {
+            FN(pack_a)(g, i0, p0, kc, abuf);
+        }
+        for (j = j0; j < j1; j += g->nr) {
+            if (!g->tb && j + g->nr <= g->n) {
+                FN(tile)(g, i0, j, p0, kc, ap, rsa, csa, g->b + p0 * g->ldb + j, g->ldb);
+            } else {
+                FN(pack_b)(g, j, p0, kc, bbuf);
+                FN(tile)(g, i0, j, p0, kc, ap, rsa, csa, bbuf, g->nr);
+            }
+        }
+    }
+}
+
+/* Unpacked path for skinny problems (and the no-workspace fallback) */
+static void FN(gemm_direct)(const FN(gemm_args) *g, int nt)
+{
+    ptrdiff_t nir = FNN_CDIV(g->m, g->mr), qw = FNN_GEMM_ITEM_TILES * (ptrdiff_t)g->nr;
+    ptrdiff_t nq = FNN_CDIV(g->n, qw), it;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        T abuf[FNN_GEMM_STACK], bbuf[FNN_GEMM_STACK];
+#pragma omp for schedule(static)
+        for (it = 0; it < nir * nq; ++it) {
+            ptrdiff_t j0 = (it % nq) * qw;
+            FN(direct_item)(g, (it / nq) * g->mr, j0, FNN_MIN(j0 + qw, g->n), abuf, bbuf);
+        }
+    }
+}
+
+/* Packed path: one K panel of one NC block, B[kc x nc] already packed into bp */
+static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t p0,
+                            ptrdiff_t kc, const T *bp, T *ap)
+{
+    ptrdiff_t nb = FNN_CDIV(nc, g->nr), nq = FNN_CDIV(nb, FNN_GEMM_ITEM_TILES);
+    ptrdiff_t nir = FNN_CDIV(g->m, g->mr), it, jp, packed_ir = -1;
+#pragma omp for schedule(static)
+    for (it = 0; it < nir * nq; ++it) {
+        ptrdiff_t ir = it / nq, q = it % nq, jend = FNN_MIN(nb, (q + 1) * FNN_GEMM_ITEM_TILES);
+        if (ir != packed_ir) FN(pack_a)(g, ir * g->mr, p0, kc, ap); /* reused across q */
+        packed_ir = ir;
+        for (jp = q * FNN_GEMM_ITEM_TILES; jp < jend; ++jp)
+            FN(tile)(g, ir * g->mr, jc + jp * g->nr, p0, kc, ap, 1, g->mr, bp + jp * g->nr * kc,
+                     g->nr);
+    }
+}
+
+static void FN(gemm_packed)(const FN(gemm_args) *g, T *bp, T *ap0, size_t a_stride, int nt)
+{
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        T *ap = ap0 + (size_t)fnn_thread_num() * a_stride;
+        ptrdiff_t jc, nc, p0, kc, jp;
+        for (jc = 0; jc < g->n; jc += nc) {
+            nc = FNN_MIN(g->nc, g->n - jc);
+            for (p0 = 0; p0 < g->k; p0 += kc) {
+                kc = FNN_MIN(g->kc, g->k - p0);
+#pragma omp for schedule(static)
+                for (jp = 0; jp < FNN_CDIV(nc, g->nr); ++jp)
+                    FN(pack_b)(g, jc + jp * g->nr, p0, kc, bp + jp * g->nr * kc);
+                /* the implicit barriers keep bp stable while any thread still reads it */
+                FN(panel_items)(g, jc, nc, p0, kc, bp, ap);
+            }
+        }
+    }
+}

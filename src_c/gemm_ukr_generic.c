@@ -1,0 +1,30 @@
+/* Portable GEMM microkernels: plain C that any compiler vectorises for the baseline ISA.
+ * They also define the semantics every tuned microkernel must reproduce. */
+#include "fastnn.h"
+
+/* One body for both dtypes: the tile stays in a local array the compiler keeps in
+ * registers; A is read through (rsa, csa) so packed panels and raw rows share it. */
+#define FNN_UKR_GENERIC(NAME, T, MR, NR)                                                  \
+    void NAME(ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b, \
+              ptrdiff_t rsb, T beta, T *c, ptrdiff_t ldc)                                 \
+    {                                                                                     \
+        T acc[MR][NR] = {{0}};                                                            \
+        ptrdiff_t p;                                                                      \
+        int i, j;                                                                         \
+        for (p = 0; p < k; ++p) {                                                         \
+            const T *bp = b + p * rsb;                                                    \
+            for (i = 0; i < MR; ++i) {                                                    \
+                T ai = a[i * rsa + p * csa];                                              \
+                for (j = 0; j < NR; ++j) acc[i][j] += ai * bp[j];                         \
+            }                                                                             \
+        }                                                                                 \
+        for (i = 0; i < MR; ++i)                                                          \
+            for (j = 0; j < NR; ++j)                                                      \
+                c[i * ldc + j] = beta == 0 ? alpha * acc[i][j]                            \
+                                           : alpha * acc[i][j] + beta * c[i * ldc + j];   \
+    }
+
+/* C[4x8] := alpha * A[4xk] . B[kx8] + beta * C */
+FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_4x8, float, 4, 8)
+/* C[4x4] := alpha * A[4xk] . B[kx4] + beta * C */
+FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_4x4, double, 4, 4)

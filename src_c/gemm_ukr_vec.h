@@ -1,0 +1,55 @@
+/* Register-tile GEMM microkernel template shared by the SIMD files (gemm_ukr_avx2.c,
+ * gemm_ukr_avx512.c): each instantiates it with its vector type and intrinsics, so the
+ * two ISAs differ only in width and tile shape, like BLIS's haswell/skx kernels. */
+#ifndef FNN_GEMM_UKR_VEC_H
+#define FNN_GEMM_UKR_VEC_H
+
+#include <immintrin.h>
+
+#include "fastnn.h"
+
+#define FNN_UKR_UNROLL _Pragma("GCC unroll 32")
+
+/* Body: MR rows x NV vectors of W lanes. acc lives in registers once the constant loops
+ * are unrolled; A(i,p) is broadcast from memory (a load port op, not a shuffle). */
+#define FNN_UKR_VEC_BODY(NAME, T, V, MR, NV, W, SET1, LOADU, STOREU, FMADD, MUL, ZERO)    \
+    static inline __attribute__((always_inline)) void NAME##_body(                        \
+        ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,       \
+        ptrdiff_t rsb, T beta, T *c, ptrdiff_t ldc)                                       \
+    {                                                                                     \
+        V acc[MR][NV], bv[NV], s;                                                         \
+        ptrdiff_t p;                                                                      \
+        int i, v;                                                                         \
+        FNN_UKR_UNROLL for (i = 0; i < MR; ++i) {                                         \
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);                       \
+            FNN_UKR_UNROLL for (v = 0; v < NV; ++v) acc[i][v] = ZERO();                   \
+        }                                                                                 \
+        for (p = 0; p < k; ++p) {                                                         \
+            FNN_UKR_UNROLL for (v = 0; v < NV; ++v) bv[v] = LOADU(b + p * rsb + v * W);   \
+            FNN_UKR_UNROLL for (i = 0; i < MR; ++i) {                                     \
+                s = SET1(a[i * rsa + p * csa]);                                           \
+                FNN_UKR_UNROLL for (v = 0; v < NV; ++v) acc[i][v] =                       \
+                    FMADD(s, bv[v], acc[i][v]);                                           \
+            }                                                                             \
+        }                                                                                 \
+        FNN_UKR_UNROLL for (i = 0; i < MR; ++i) FNN_UKR_UNROLL for (v = 0; v < NV; ++v) { \
+            V x = MUL(SET1(alpha), acc[i][v]);                                            \
+            if (beta != 0) x = FMADD(SET1(beta), LOADU(c + i * ldc + v * W), x);          \
+            STOREU(c + i * ldc + v * W, x);                                               \
+        }                                                                                 \
+    }
+
+/* Entry point: the packed layout (rsa = 1, csa = MR, rsb = NR) gets its own copy with
+ * constant strides, so the hot loop needs no stride registers. */
+#define FNN_UKR_VEC(NAME, T, V, MR, NV, W, SET1, LOADU, STOREU, FMADD, MUL, ZERO)         \
+    FNN_UKR_VEC_BODY(NAME, T, V, MR, NV, W, SET1, LOADU, STOREU, FMADD, MUL, ZERO)        \
+    void NAME(ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b, \
+              ptrdiff_t rsb, T beta, T *c, ptrdiff_t ldc)                                 \
+    {                                                                                     \
+        if (rsa == 1 && csa == MR && rsb == NV * W)                                       \
+            NAME##_body(k, alpha, a, 1, MR, b, NV * W, beta, c, ldc);                     \
+        else                                                                              \
+            NAME##_body(k, alpha, a, rsa, csa, b, rsb, beta, c, ldc);                     \
+    }
+
+#endif /* FNN_GEMM_UKR_VEC_H */
