@@ -14,6 +14,7 @@ from fastnn.callbacks import (Callback, CSVLogger, EarlyStopping, History,
 from fastnn.layers import Activation, Dense, Dropout, Flatten, Layer
 from fastnn.losses import (BinaryCrossEntropy, Huber, MeanAbsoluteError, MeanSquaredError,
                            SoftmaxCrossEntropy)
+from fastnn.io import ModelFileError, load_model
 from fastnn.model import Sequential
 from fastnn.normalization import BatchNorm, LayerNorm
 from fastnn.optimizers import (SGD, Adagrad, Adam, AdamW, CosineDecay, ExponentialDecay,
@@ -25,7 +26,7 @@ __all__ = [
     "callbacks", "initializers", "losses", "metrics", "optimizers", "regularizers",
     "Callback", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
     "ModelCheckpoint", "TerminateOnNaN", "Layer", "Dense", "Activation", "Dropout", "Flatten",
-    "BatchNorm", "LayerNorm", "Sequential", "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
+    "BatchNorm", "LayerNorm", "Sequential", "load_model", "ModelFileError", "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
     "StepDecay", "ExponentialDecay", "CosineDecay", "MeanSquaredError", "MeanAbsoluteError",
     "Huber", "BinaryCrossEntropy", "SoftmaxCrossEntropy", "L1", "L2", "L1L2",
 ]

@@ -201,6 +201,17 @@ class Sequential(FitMixin):
         for v, w in zip(views, weights):
             v[...] = w
 
+    def save(self, path, epoch=None):
+        """Save architecture, weights, optimizer state and step counters to ``path``
+        atomically (see ``fastnn.io``); ``epoch`` records completed epochs for resuming."""
+        from fastnn.io import save_model
+        save_model(self, path, epoch=epoch)
+
+    def save_weights(self, path):
+        """Save the weights only, as a NumPy ``.npz`` (``layer{i}.kernel``, ...)."""
+        from fastnn.io import save_weights_npz
+        save_weights_npz(self, path)
+
     # ---- description --------------------------------------------------------------
     def summary(self, print_fn=print):
         """Print each layer with its output shape and parameter count."""
