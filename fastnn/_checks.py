@@ -1,0 +1,83 @@
+"""Argument validation shared by fastnn.ops: clear TypeError/ValueError naming the bad
+argument and echoing its value, before any C kernel runs.
+
+Inputs that are not C-contiguous are copied (np.ascontiguousarray); arrays written in
+place (``out=``, optimizer parameters and state) must already be C-contiguous and
+writeable, because a copy would silently drop the update.
+"""
+import math
+import numbers
+
+import numpy as np
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def array(name, a, dtype=None):
+    """A C-contiguous float32/float64 array (copied if needed); dtype must match if given."""
+    if not isinstance(a, np.ndarray):
+        a = np.asarray(a)
+    if a.dtype not in FLOATS:
+        raise TypeError(f"{name} must be a float32 or float64 array, got dtype={a.dtype}")
+    if dtype is not None and a.dtype != dtype:
+        raise TypeError(f"{name} has dtype={a.dtype} but the other arrays are {dtype}")
+    if not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a)
+    return a
+
+
+def inout(name, a, dtype, shape):
+    """An array written in place: same dtype and shape, C-contiguous and writeable."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype != dtype:
+        raise TypeError(f"{name} has dtype={a.dtype}, expected {dtype}")
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (it is written in place)")
+    if not a.flags.writeable:
+        raise ValueError(f"{name} is read-only (it is written in place)")
+    return a
+
+
+def out_or_new(name, out, dtype, shape):
+    if out is None:
+        return np.empty(shape, dtype)
+    return inout(name, out, dtype, shape)
+
+
+def same_shape(name, a, shape):
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
+    return a
+
+
+def number(name, v, lo=None, hi=None, lo_open=False, hi_open=False):
+    """A finite real hyperparameter within [lo, hi] (open ends where asked)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {name}={v!r}")
+    v = float(v)
+    bad = not math.isfinite(v)
+    bad = bad or (lo is not None and (v < lo or (lo_open and v == lo)))
+    bad = bad or (hi is not None and (v > hi or (hi_open and v == hi)))
+    if bad:
+        rng = f"{'(' if lo_open else '['}{lo if lo is not None else '-inf'}, " \
+              f"{hi if hi is not None else 'inf'}{')' if hi_open else ']'}"
+        raise ValueError(f"{name} must be finite and in {rng}, got {name}={v!r}")
+    return v
+
+
+def integer(name, v, lo=None):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {name}={v!r}")
+    v = int(v)
+    if lo is not None and v < lo:
+        raise ValueError(f"{name} must be >= {lo}, got {name}={v}")
+    return v
+
+
+def reduction(r):
+    if r not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got reduction={r!r}")
+    return 0 if r == "mean" else 1

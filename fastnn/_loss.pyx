@@ -1,0 +1,124 @@
+"""Cython wrappers of src_c/loss.c: flat C-contiguous buffers, sizes and labels checked
+here so the C kernels never read out of bounds. Shapes/dtypes are validated in fastnn.ops."""
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+from fastnn._kernels cimport (
+    FNN_REDUCE_MEAN, FNN_REDUCE_SUM, fnn_dbce_logits_loss, fnn_dbce_loss, fnn_dhuber_loss,
+    fnn_dmae_loss, fnn_dmse_loss, fnn_dsoftmax_xent, fnn_sbce_logits_loss, fnn_sbce_loss,
+    fnn_shuber_loss, fnn_smae_loss, fnn_smse_loss, fnn_ssoftmax_xent,
+)
+
+KINDS = {"mse": 0, "mae": 1, "huber": 2, "bce": 3, "bce_logits": 4}
+REDUCTIONS = {"mean": FNN_REDUCE_MEAN, "sum": FNN_REDUCE_SUM}
+
+
+cdef _same(name, Py_ssize_t got, Py_ssize_t want):
+    if got != want:
+        raise ValueError(f"{name} has {got} elements, expected {want}")
+
+
+def elementwise_loss(int kind, const floating[::1] pred, const floating[::1] target, sw,
+                     floating[::1] grad, size_t n, size_t k, double delta, int reduction):
+    """loss = sum_i sw_i sum_j l(pred_ij, target_ij) [/ (n k)]; grad := d loss / d pred"""
+    cdef const floating[::1] swv
+    cdef const floating *swp = NULL
+    cdef double loss = 0.0
+    _same("pred", pred.shape[0], n * k)
+    _same("target", target.shape[0], n * k)
+    _same("grad", grad.shape[0], n * k)
+    if kind < 0 or kind > 4:
+        raise ValueError(f"unknown loss kind {kind}")
+    if sw is not None:
+        swv = sw
+        _same("sample_weight", swv.shape[0], n)
+        if n:
+            swp = &swv[0]
+    if n * k == 0:
+        return 0.0
+    with nogil:
+        if floating is float:
+            if kind == 0:
+                loss = fnn_smse_loss(&pred[0], &target[0], swp, &grad[0], n, k, reduction)
+            elif kind == 1:
+                loss = fnn_smae_loss(&pred[0], &target[0], swp, &grad[0], n, k, reduction)
+            elif kind == 2:
+                loss = fnn_shuber_loss(&pred[0], &target[0], swp, &grad[0], n, k, delta,
+                                       reduction)
+            elif kind == 3:
+                loss = fnn_sbce_loss(&pred[0], &target[0], swp, &grad[0], n, k, reduction)
+            else:
+                loss = fnn_sbce_logits_loss(&pred[0], &target[0], swp, &grad[0], n, k,
+                                            reduction)
+        else:
+            if kind == 0:
+                loss = fnn_dmse_loss(&pred[0], &target[0], swp, &grad[0], n, k, reduction)
+            elif kind == 1:
+                loss = fnn_dmae_loss(&pred[0], &target[0], swp, &grad[0], n, k, reduction)
+            elif kind == 2:
+                loss = fnn_dhuber_loss(&pred[0], &target[0], swp, &grad[0], n, k, delta,
+                                       reduction)
+            elif kind == 3:
+                loss = fnn_dbce_loss(&pred[0], &target[0], swp, &grad[0], n, k, reduction)
+            else:
+                loss = fnn_dbce_logits_loss(&pred[0], &target[0], swp, &grad[0], n, k,
+                                            reduction)
+    return loss
+
+
+def softmax_xent(const floating[::1] logits, labels, target, cw, sw, floating[::1] grad,
+                 size_t n, size_t c, double smoothing, int reduction):
+    """Fused softmax cross-entropy: returns the loss, writes grad := d loss / d logits.
+    Exactly one of labels (int64 [n], checked in [0, c)) and target ([n*c]) is given."""
+    cdef const int64_t[::1] lab
+    cdef const floating[::1] tv, cwv, swv
+    cdef const int64_t *lp = NULL
+    cdef const floating *tp = NULL
+    cdef const floating *cwp = NULL
+    cdef const floating *swp = NULL
+    cdef double loss = 0.0
+    cdef size_t i
+    cdef int64_t bad = -1
+    _same("logits", logits.shape[0], n * c)
+    _same("grad", grad.shape[0], n * c)
+    if (labels is None) == (target is None):
+        raise ValueError("give exactly one of labels and target")
+    if c == 0 and n > 0:
+        raise ValueError("logits must have at least one class")
+    if labels is not None:
+        lab = labels
+        _same("labels", lab.shape[0], n)
+        with nogil:
+            for i in range(n):
+                if lab[i] < 0 or lab[i] >= <int64_t>c:
+                    bad = <int64_t>i
+                    break
+        if bad >= 0:
+            raise ValueError(f"labels[{bad}] = {lab[bad]} is outside [0, {c})")
+        if n:
+            lp = &lab[0]
+    else:
+        tv = target
+        _same("target", tv.shape[0], n * c)
+        if n * c:
+            tp = &tv[0]
+    if cw is not None:
+        cwv = cw
+        _same("class_weight", cwv.shape[0], c)
+        if c:
+            cwp = &cwv[0]
+    if sw is not None:
+        swv = sw
+        _same("sample_weight", swv.shape[0], n)
+        if n:
+            swp = &swv[0]
+    if n * c == 0:
+        return 0.0
+    with nogil:
+        if floating is float:
+            loss = fnn_ssoftmax_xent(&logits[0], lp, tp, cwp, swp, &grad[0], n, c,
+                                     smoothing, reduction)
+        else:
+            loss = fnn_dsoftmax_xent(&logits[0], lp, tp, cwp, swp, &grad[0], n, c,
+                                     smoothing, reduction)
+    return loss

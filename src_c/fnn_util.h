@@ -1,0 +1,65 @@
+/* Internal helpers shared by the non-GEMM kernels: not part of the public API.
+ *
+ * Each kernel family is written once in a ".c" file that includes itself twice, once
+ * with T = float (prefix fnn_s) and once with T = double (prefix fnn_d); FN(op) makes
+ * the public name and LOC(op) a file-local name for the current dtype.
+ */
+#ifndef FNN_UTIL_H
+#define FNN_UTIL_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define FNN_PAR_MIN 32768
+/* Reductions are split into at most this many fixed chunks (stack partials). */
+#define FNN_MAX_CHUNKS 256
+
+#define FNN_CAT_(a, b) a##b
+#define FNN_CAT(a, b) FNN_CAT_(a, b)
+
+/* Number of chunks of a reduction over n items: a function of n only, never of the
+ * thread count, so partial sums combine in the same order for any OMP_NUM_THREADS. */
+static inline size_t fnn_nchunks(size_t n, size_t min_chunk)
+{
+    size_t c = (n + min_chunk - 1) / min_chunk;
+    return c < 1 ? 1 : (c > FNN_MAX_CHUNKS ? FNN_MAX_CHUNKS : c);
+}
+
+static inline size_t fnn_chunk_lo(size_t n, size_t nch, size_t c)
+{
+    return (size_t)(((unsigned long long)n * c) / nch);
+}
+
+/* e^x for float without libm, written so gcc vectorises it at baseline SSE2.
+ * Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then a degree-6 Taylor/minimax
+ * polynomial (Cephes expf coefficients, error < 2 ulp) and 2^k built in the exponent.
+ * Inputs are clamped so it never overflows to inf or produces denormals from NaN-free
+ * finite inputs: exp(x) for x < -87.3 returns ~1e-38 rather than 0 (harmless in
+ * softmax where it is added to at least 1). NaN propagates. */
+static inline float fnn_expf(float x)
+{
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float t = xc * 1.44269504088896341f + shifter;
+    float k = t - shifter;
+    float r = xc - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t ki = (int32_t)k;
+    int32_t bits = (ki + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    float y = p * scale;
+    return x != x ? x : y;
+}
+
+#endif /* FNN_UTIL_H */

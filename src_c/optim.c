@@ -1,0 +1,128 @@
+/* Optimizer updates over a flat arena: one parallel pass reads p, g and the state
+ * arrays once and writes p and the state. Scalars (bias corrections, step sizes) are
+ * computed in double, then rounded to the arena's dtype. Semantics follow torch.optim
+ * (weight_decay is L2 added to the gradient, except AdamW's decoupled decay). `step`
+ * counts from 1. Sorted by increasing complexity, as in tinygrad's optim.py. */
+#ifndef FNN_TMPL
+#include "fastnn.h"
+#include "fnn_util.h"
+
+#define FNN_TMPL 1
+#define T float
+#define FN(op) fnn_s##op
+#define SQRT(x) sqrtf(x)
+#include "optim.c"
+#undef T
+#undef FN
+#undef SQRT
+#define T double
+#define FN(op) fnn_d##op
+#define SQRT(x) sqrt(x)
+#include "optim.c"
+
+#else /* ---- body, compiled once per dtype ---- */
+
+#define PARFOR _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")      \
+    for (size_t i = 0; i < n; ++i)
+
+/* d = g + wd p; b := step == 1 ? d : mu b + (1 - damp) d; d := nesterov ? d + mu b : b;
+ * p := p - lr d. buf may be NULL when momentum == 0. */
+void FN(sgd_step)(T *p, const T *g, T *buf, size_t n, int64_t step, double lr,
+                  double momentum, double dampening, double weight_decay, int nesterov)
+{
+    const T a = (T)lr, wd = (T)weight_decay, mu = (T)momentum, dm = (T)(1.0 - dampening);
+    if (momentum == 0.0) {
+        PARFOR { p[i] -= a * (g[i] + wd * p[i]); }
+    } else if (step <= 1) { /* PyTorch seeds the buffer with the first gradient */
+        PARFOR {
+            T d = g[i] + wd * p[i];
+            buf[i] = d;
+            p[i] -= a * (nesterov ? d + mu * d : d);
+        }
+    } else {
+        PARFOR {
+            T d = g[i] + wd * p[i], b = mu * buf[i] + dm * d;
+            buf[i] = b;
+            p[i] -= a * (nesterov ? d + mu * b : b);
+        }
+    }
+}
+
+/* s := s + d^2; p := p - lr_t d / (sqrt(s) + eps), lr_t = lr / (1 + (step-1) lr_decay) */
+void FN(adagrad_step)(T *p, const T *g, T *sum, size_t n, int64_t step, double lr,
+                      double lr_decay, double eps, double weight_decay)
+{
+    const T a = (T)(lr / (1.0 + (double)(step - 1) * lr_decay)), e = (T)eps;
+    const T wd = (T)weight_decay;
+    PARFOR {
+        T d = g[i] + wd * p[i], s = sum[i] + d * d;
+        sum[i] = s;
+        p[i] -= a * d / (SQRT(s) + e);
+    }
+}
+
+/* sq := alpha sq + (1-alpha) d^2; centred: ga := alpha ga + (1-alpha) d and
+ * r = sqrt(sq - ga^2) + eps (Graves 2013) else r = sqrt(sq) + eps;
+ * momentum: b := mu b + d / r, p := p - lr b; else p := p - lr d / r.
+ * buf (momentum) and gavg (centred) may be NULL when unused. */
+void FN(rmsprop_step)(T *p, const T *g, T *sq, T *buf, T *gavg, size_t n, int64_t step,
+                      double lr, double alpha, double eps, double weight_decay,
+                      double momentum, int centered)
+{
+    const T a = (T)lr, al = (T)alpha, al1 = (T)(1.0 - alpha), e = (T)eps;
+    const T wd = (T)weight_decay, mu = (T)momentum;
+    const int use_mom = momentum != 0.0;
+    (void)step;
+    PARFOR {
+        T d = g[i] + wd * p[i], s = al * sq[i] + al1 * d * d, v = s;
+        sq[i] = s;
+        if (centered) {
+            T m = al * gavg[i] + al1 * d;
+            gavg[i] = m;
+            v = s - m * m;
+        }
+        T r = SQRT(v) + e;
+        if (use_mom) {
+            T b = mu * buf[i] + d / r;
+            buf[i] = b;
+            p[i] -= a * b;
+        } else {
+            p[i] -= a * d / r;
+        }
+    }
+}
+
+/* Adam (Kingma & Ba 2015) / AdamW (Loshchilov & Hutter 2019, decoupled != 0):
+ * AdamW: p := p (1 - lr wd); Adam: d = g + wd p.  m := b1 m + (1-b1) d;
+ * v := b2 v + (1-b2) d^2; amsgrad: vmax := max(vmax, v), used in place of v;
+ * p := p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+ * vmax may be NULL unless amsgrad. */
+void FN(adam_step)(T *p, const T *g, T *m, T *v, T *vmax, size_t n, int64_t step,
+                   double lr, double beta1, double beta2, double eps, double weight_decay,
+                   int decoupled, int amsgrad)
+{
+    const double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
+    const T ss = (T)(lr / bc1), ibc2 = (T)(1.0 / sqrt(bc2)), e = (T)eps;
+    const T b1 = (T)beta1, b11 = (T)(1.0 - beta1), b2 = (T)beta2, b21 = (T)(1.0 - beta2);
+    const T wd = decoupled ? (T)0 : (T)weight_decay;
+    const T shrink = decoupled ? (T)(1.0 - lr * weight_decay) : (T)1;
+    if (amsgrad) {
+        PARFOR {
+            T pi = p[i] * shrink, d = g[i] + wd * pi;
+            T mi = b1 * m[i] + b11 * d, vi = b2 * v[i] + b21 * d * d;
+            T vm = vmax[i] > vi ? vmax[i] : vi;
+            m[i] = mi; v[i] = vi; vmax[i] = vm;
+            p[i] = pi - ss * mi / (SQRT(vm) * ibc2 + e);
+        }
+    } else {
+        PARFOR {
+            T pi = p[i] * shrink, d = g[i] + wd * pi;
+            T mi = b1 * m[i] + b11 * d, vi = b2 * v[i] + b21 * d * d;
+            m[i] = mi; v[i] = vi;
+            p[i] = pi - ss * mi / (SQRT(vi) * ibc2 + e);
+        }
+    }
+}
+
+#undef PARFOR
+#endif

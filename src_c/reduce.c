@@ -1,0 +1,121 @@
+/* Reductions over the gradient arena: bias gradients, global norm, L1/L2 penalties,
+ * clipping. Every sum runs over a fixed partition (fnn_nchunks) in double and combines
+ * partials in chunk order, so results are bit-identical for any thread count. */
+#ifndef FNN_TMPL
+#include "fastnn.h"
+#include "fnn_util.h"
+
+#define FNN_TMPL 1
+#define T float
+#define FN(op) fnn_s##op
+#define LOC(op) op##_s
+#include "reduce.c"
+#undef T
+#undef FN
+#undef LOC
+#define T double
+#define FN(op) fnn_d##op
+#define LOC(op) op##_d
+#include "reduce.c"
+
+#else /* ---- body, compiled once per dtype ---- */
+
+#define CHUNK 8192 /* elements per partial: large enough to amortise, fits L1/L2 */
+
+/* Chunked sum of EXPR(i) over i < n, in double. */
+#define CHUNKED_SUM(n, EXPR)                                                          \
+    double part[FNN_MAX_CHUNKS], total = 0;                                           \
+    const size_t nch = fnn_nchunks((n), CHUNK);                                       \
+    _Pragma("omp parallel for schedule(static) if(n > FNN_PAR_MIN)")                  \
+    for (size_t c = 0; c < nch; ++c) {                                                \
+        double acc = 0;                                                               \
+        const size_t hi = fnn_chunk_lo(n, nch, c + 1);                                \
+        _Pragma("omp simd reduction(+ : acc)")                                        \
+        for (size_t i = fnn_chunk_lo(n, nch, c); i < hi; ++i) acc += (EXPR);          \
+        part[c] = acc;                                                                \
+    }                                                                                 \
+    for (size_t c = 0; c < nch; ++c) total += part[c];
+
+/* db_j := [db_j +] sum_i dy_ij. Columns are split among threads in blocks of 64; each
+ * column is summed top to bottom in double, a fixed order whatever the thread count. */
+void FN(bias_grad)(const T *dy, T *db, size_t n, size_t k, int accumulate)
+{
+    const size_t nb = (k + 63) / 64;
+    _Pragma("omp parallel for schedule(static) if(n * k > FNN_PAR_MIN && nb > 1)")
+    for (size_t b = 0; b < nb; ++b) {
+        double acc[64] = {0};
+        const size_t j0 = b * 64, w = k - j0 < 64 ? k - j0 : 64;
+        for (size_t i = 0; i < n; ++i) {
+            const T *row = dy + i * k + j0;
+            for (size_t j = 0; j < w; ++j) acc[j] += (double)row[j];
+        }
+        for (size_t j = 0; j < w; ++j)
+            db[j0 + j] = (T)(accumulate ? (double)db[j0 + j] + acc[j] : acc[j]);
+    }
+}
+
+/* sum_i x_i^2 */
+double FN(sum_sq)(const T *x, size_t n)
+{
+    CHUNKED_SUM(n, (double)x[i] * (double)x[i])
+    return total;
+}
+
+/* ||g||_2 over the whole arena (or any slice of it) */
+double FN(grad_norm)(const T *g, size_t n) { return sqrt(FN(sum_sq)(g, n)); }
+
+/* Keras-style L2: returns lam sum p^2 and, if g, adds d/dp = 2 lam p into g */
+double FN(l2_penalty)(const T *p, T *g, size_t n, double lam)
+{
+    if (g) {
+        const T c = (T)(2.0 * lam);
+        _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")
+        for (size_t i = 0; i < n; ++i) g[i] += c * p[i];
+    }
+    return lam * FN(sum_sq)(p, n);
+}
+
+/* L1: returns lam sum |p| and, if g, adds lam sign(p) (0 at 0) into g */
+double FN(l1_penalty)(const T *p, T *g, size_t n, double lam)
+{
+    if (g) {
+        const T c = (T)lam;
+        _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")
+        for (size_t i = 0; i < n; ++i) g[i] += p[i] > 0 ? c : (p[i] < 0 ? -c : (T)0);
+    }
+    CHUNKED_SUM(n, fabs((double)p[i]))
+    return lam * total;
+}
+
+/* g_i := clip(g_i, -c, c); NaN stays NaN so divergence remains visible */
+void FN(clip_value)(T *g, size_t n, double clip)
+{
+    const T c = (T)clip;
+    _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")
+    for (size_t i = 0; i < n; ++i) g[i] = g[i] > c ? c : (g[i] < -c ? -c : g[i]);
+}
+
+/* g := g * min(1, max_norm / (||g|| + 1e-6)) (PyTorch clip_grad_norm_); returns ||g||
+ * before clipping. A non-finite norm leaves g untouched for the caller to act on. */
+double FN(clip_norm)(T *g, size_t n, double max_norm)
+{
+    const double norm = FN(grad_norm)(g, n);
+    const double coef = max_norm / (norm + 1e-6);
+    if (coef < 1.0 && isfinite(norm)) {
+        const T c = (T)coef;
+        _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")
+        for (size_t i = 0; i < n; ++i) g[i] *= c;
+    }
+    return norm;
+}
+
+/* out := x * a elementwise (dropout backward, mask application) */
+void FN(mul)(const T *x, const T *a, T *out, size_t n)
+{
+    _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")
+    for (size_t i = 0; i < n; ++i) out[i] = x[i] * a[i];
+}
+
+#undef CHUNKED_SUM
+#undef CHUNK
+#endif

@@ -1,0 +1,81 @@
+/* Counter-based random numbers (Philox4x32-10, Salmon et al., "Parallel random numbers:
+ * as easy as 1, 2, 3", SC'11) and inverted dropout. Element i of a (seed, step) stream
+ * is word i % 4 of the block with counter (i / 4, step) under key seed, so any element
+ * can be generated independently: masks do not depend on the thread count. */
+#ifndef FNN_TMPL
+#include "fastnn.h"
+#include "fnn_util.h"
+
+static inline uint32_t mulhilo(uint32_t a, uint32_t b, uint32_t *hi)
+{
+    uint64_t p = (uint64_t)a * b;
+    *hi = (uint32_t)(p >> 32);
+    return (uint32_t)p;
+}
+
+/* out := Philox4x32-10(counter ctr, key key) */
+void fnn_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+{
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3], k0 = key[0], k1 = key[1];
+    for (int r = 0; r < 10; ++r) {
+        uint32_t hi0, hi1, lo0 = mulhilo(0xD2511F53u, c0, &hi0), lo1 = mulhilo(0xCD9E8D57u, c2, &hi1);
+        c0 = hi1 ^ c1 ^ k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ k1;
+        c3 = lo0;
+        k0 += 0x9E3779B9u; /* Weyl key schedule */
+        k1 += 0xBB67AE85u;
+    }
+    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+/* The 4 words of block b of stream (seed, step). */
+static inline void philox_block(uint64_t seed, uint64_t step, uint64_t b, uint32_t out[4])
+{
+    const uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), (uint32_t)step,
+                             (uint32_t)(step >> 32)};
+    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    fnn_philox4x32_10(ctr, key, out);
+}
+
+/* Drop threshold on the top 24 bits of each word: keep iff (r >> 8) >= p 2^24, exact in
+ * integers so float32, float64 and the NumPy twin agree on every element. */
+uint32_t fnn_dropout_threshold(double p)
+{
+    double t = p * 16777216.0;
+    return t <= 0 ? 0u : (t >= 16777216.0 ? 16777216u : (uint32_t)t);
+}
+
+#define FNN_TMPL 1
+#define T float
+#define FN(op) fnn_s##op
+#include "rng.c"
+#undef T
+#undef FN
+#define T double
+#define FN(op) fnn_d##op
+#include "rng.c"
+
+#else /* ---- body, compiled once per dtype ---- */
+
+/* mask_i := keep_i / (1 - p), y_i := x_i mask_i (inverted dropout: no rescale at eval);
+ * x/y may be NULL to make only the mask. Backward is dx := dy * mask (fnn_<s|d>mul). */
+void FN(dropout_fwd)(const T *x, T *y, T *mask, size_t n, double p, uint64_t seed,
+                     uint64_t step)
+{
+    const uint32_t thr = fnn_dropout_threshold(p);
+    const T keep = p < 1.0 ? (T)(1.0 / (1.0 - p)) : (T)0;
+    const size_t nb = (n + 3) / 4;
+    _Pragma("omp parallel for schedule(static) if(n > FNN_PAR_MIN / 4)")
+    for (size_t b = 0; b < nb; ++b) {
+        uint32_t r[4];
+        philox_block(seed, step, b, r);
+        const size_t lo = 4 * b, m = n - lo < 4 ? n - lo : 4;
+        for (size_t j = 0; j < m; ++j) {
+            const T v = (r[j] >> 8) >= thr ? keep : (T)0;
+            mask[lo + j] = v;
+            if (x) y[lo + j] = x[lo + j] * v;
+        }
+    }
+}
+#endif
