@@ -44,45 +44,52 @@ class Backend:
 
     # -- activations ------------------------------------------------------------
     def act_forward(self, act, param, x):
-        if act == "softmax":
-            return self.m.softmax(x)
-        if act == "log_softmax":
-            return self.m.log_softmax(x)
-        return self.m.activation(x, act, param)
+        if act in A.DEFAULT_PARAM:
+            return getattr(self.m, act)(x, alpha=param)
+        return getattr(self.m, act)(x)
 
     def act_backward(self, act, param, x, y, dy):
+        """dx = dy · act'(·), from the output y, or from the input x for gelu/silu."""
         if act == "identity":
             return dy
-        if act == "softmax":
-            return self.m.softmax_backward(y, dy)
-        if act == "log_softmax":
-            return self.m.log_softmax_backward(y, dy)
-        return self.m.activation_backward(act, dy, y=y, x=x, alpha=param)
+        src = x if act in A.NEEDS_INPUT else y
+        if act in A.DEFAULT_PARAM:
+            return getattr(self.m, act + "_backward")(src, dy, alpha=param)
+        return getattr(self.m, act + "_backward")(src, dy)
 
     # -- regularisation, dropout, normalisation ------------------------------------------
     def add_penalty_grad(self, p, g, l1, l2):
         """g += l1·sign(p) + 2·l2·p (in place)"""
         if l1:
-            self.m.l1_penalty(p, g, l1)
+            self.m.l1_penalty(p, l1, grad=g)
         if l2:
-            self.m.l2_penalty(p, g, l2)
+            self.m.l2_penalty(p, l2, grad=g)
 
     def dropout(self, x, rate, seed, step):
         """``(y, mask)`` with mask ∈ {0, 1/(1-rate)} from Philox keyed by (seed, step, i)."""
-        return self.m.dropout(x, rate, seed=seed, step=step, return_mask=True)
+        return self.m.dropout(x, rate, seed, step=step)
 
     def batch_norm(self, x, gamma, beta, running_mean, running_var, momentum, eps, training):
-        return self.m.batch_norm(x, gamma, beta, running_mean, running_var,
-                                 momentum=momentum, eps=eps, training=training)
+        """``(y, cache)``; ``momentum`` in the Keras sense (weight of the old running value)."""
+        y, mean, invstd = self.m.batch_norm(x, gamma, beta, running_mean, running_var,
+                                            training=training, momentum=1.0 - momentum, eps=eps)
+        return y, (x, mean, invstd, gamma)
 
     def batch_norm_backward(self, dy, cache, dgamma, dbeta):
-        return self.m.batch_norm_backward(dy, cache, dgamma=dgamma, dbeta=dbeta)
+        x, mean, invstd, gamma = cache
+        dx, dg, db = self.m.batch_norm_backward(x, dy, gamma, mean, invstd)
+        dgamma[...], dbeta[...] = dg, db
+        return dx
 
     def layer_norm(self, x, gamma, beta, eps):
-        return self.m.layer_norm(x, gamma, beta, eps=eps)
+        y, mean, invstd = self.m.layer_norm(x, gamma, beta, eps=eps)
+        return y, (x, mean, invstd, gamma)
 
     def layer_norm_backward(self, dy, cache, dgamma, dbeta):
-        return self.m.layer_norm_backward(dy, cache, dgamma=dgamma, dbeta=dbeta)
+        x, mean, invstd, gamma = cache
+        dx, dg, db = self.m.layer_norm_backward(x, dy, gamma, mean, invstd)
+        dgamma[...], dbeta[...] = dg, db
+        return dx
 
     # -- losses -----------------------------------------------------------------
     def loss(self, loss, y_pred, y_true, sample_weight=None):
@@ -105,7 +112,7 @@ class Backend:
         if act == "softmax":
             return self.m.softmax(x)
         if act == "sigmoid":
-            return self.m.activation(x, "sigmoid", 0.0)
+            return self.m.sigmoid(x)
         return x
 
     # -- optimizers and clipping -----------------------------------------------------
@@ -116,20 +123,20 @@ class Backend:
         return self.m.clip_by_norm(g, c)
 
     def sgd_step(self, p, g, buf, t, lr, momentum, dampening, wd, nesterov):
-        self.m.sgd_step(p, g, buf, t, lr=lr, momentum=momentum, dampening=dampening,
+        self.m.sgd_step(p, g, t, buf=buf, lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=wd, nesterov=nesterov)
 
     def adagrad_step(self, p, g, s, t, lr, lr_decay, eps, wd):
         self.m.adagrad_step(p, g, s, t, lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=wd)
 
     def rmsprop_step(self, p, g, sq, buf, gavg, t, lr, rho, eps, wd, momentum, centered):
-        self.m.rmsprop_step(p, g, sq, buf, gavg, t, lr=lr, alpha=rho, eps=eps, weight_decay=wd,
-                            momentum=momentum, centered=centered)
+        self.m.rmsprop_step(p, g, sq, t, lr=lr, alpha=rho, eps=eps, weight_decay=wd,
+                            momentum=momentum, centered=centered, buf=buf, grad_avg=gavg)
 
     def adam_step(self, p, g, m, v, vmax, t, lr, b1, b2, eps, wd, decoupled, amsgrad):
         fn = self.m.adamw_step if decoupled else self.m.adam_step
         fn(p, g, m, v, t, lr=lr, beta1=b1, beta2=b2, eps=eps, weight_decay=wd,
-           amsgrad=amsgrad, vmax=vmax)
+           amsgrad=amsgrad, v_max=vmax)
 
 
 _BACKENDS = {}

@@ -6,6 +6,7 @@ released; otherwise each step goes through the layers' Python ``forward``/``back
 """
 import math
 import time
+import warnings
 
 import numpy as np
 
@@ -39,6 +40,21 @@ class _Stats:
         return {"loss": self.loss / d, **{k: v / d for k, v in self.metrics.items()}}
 
 
+class _PlanStats:
+    """The C plan's running sums: [loss·n, correct, squared error, absolute error]."""
+
+    def __init__(self, metric_names, n_outputs, multiclass):
+        self.sums, self.n = np.zeros(4), 0
+        self.names, self.k, self.multiclass = metric_names, n_outputs, multiclass
+
+    def logs(self):
+        n, s = max(self.n, 1), self.sums
+        per_out = n * (1 if self.multiclass else self.k)
+        vals = {"accuracy": s[1] / per_out, "binary_accuracy": s[1] / per_out,
+                "mse": s[2] / (n * self.k), "mae": s[3] / (n * self.k)}
+        return {"loss": s[0] / n, **{k: float(vals[k]) for k in self.names}}
+
+
 class FitMixin:
     # ---- one step through the Python layer objects ----------------------------------
     def _py_step(self, xb, yb, swb, with_metrics=True):
@@ -60,16 +76,23 @@ class FitMixin:
         out = self._be.output(self._output_act, z)
         return loss, {name: float(fn(yb, out)) for name, fn in self.metrics}
 
-    def _snapshot(self):
-        return (self.params.copy(), self.buffers.copy(),
-                {k: v.copy() for k, v in self.optimizer.state.items()},
-                self.optimizer.iterations, self._step)
+    def _snapshot_save(self):
+        """Copy weights and optimizer state into buffers allocated once per fit."""
+        snap = self._snap
+        arrays = [self.params, self.buffers] + [self.optimizer.state[k]
+                                                for k in sorted(self.optimizer.state)]
+        if snap is None or len(snap[0]) != len(arrays):
+            snap = self._snap = ([np.empty_like(a) for a in arrays], [0, 0])
+        for dst, src in zip(snap[0], arrays):
+            np.copyto(dst, src)
+        snap[1][:] = [self.optimizer.iterations, self._step]
 
-    def _restore(self, snap):
-        self.params[...], self.buffers[...] = snap[0], snap[1]
-        for k, v in snap[2].items():
-            self.optimizer.state[k][...] = v
-        self.optimizer.iterations, self._step = snap[3], snap[4]
+    def _snapshot_restore(self):
+        arrays = [self.params, self.buffers] + [self.optimizer.state[k]
+                                                for k in sorted(self.optimizer.state)]
+        for dst, src in zip(arrays, self._snap[0]):
+            np.copyto(dst, src)
+        self.optimizer.iterations, self._step = self._snap[1]
 
     def train_on_batch(self, x, y, sample_weight=None):
         """One optimizer step on one batch; returns ``{"loss": ..., <metric>: ...}`` measured
@@ -123,7 +146,11 @@ class FitMixin:
             if not isinstance(cb, C.Callback):
                 raise TypeError(f"callbacks must be fastnn.callbacks.Callback objects; got {cb!r}")
             cb.set_model(self)
-        self.stop_training, self.history = False, history
+        self.stop_training, self.history, self._snap = False, history, None
+        if not self.optimizer.state and self.optimizer.active_state():
+            self.optimizer.build(self.params.size, self.dtype)
+        self._plan = self._train_plan(bs)
+        X = X.reshape(X.shape[0], -1) if self._plan is not None else X
         for cb in cbs:
             cb.on_train_begin()
         try:
@@ -132,6 +159,8 @@ class FitMixin:
                 if val is not None:
                     vlogs = self.evaluate(*val)
                     logs.update({"val_" + k: v for k, v in vlogs.items()})
+                if logs.pop("diverged", False):
+                    break
                 for cb in cbs:
                     cb.on_epoch_end(epoch, logs)
                 if self.stop_training:
@@ -139,6 +168,7 @@ class FitMixin:
         except KeyboardInterrupt:
             print("\nfit interrupted: stopped at a step boundary; returning the history so far")
         finally:
+            self._plan = None
             for cb in cbs:
                 cb.on_train_end()
         return history
@@ -148,29 +178,67 @@ class FitMixin:
             cb.on_epoch_begin(epoch)
         n = X.shape[0]
         order = np.random.default_rng([self.seed, 2, epoch]).permutation(n) if shuffle \
-            else np.arange(n)
-        stats, step, chunk = _Stats([m for m, _ in self.metrics]), 0, 1
+            else np.arange(n, dtype=np.int64)
+        names = [m for m, _ in self.metrics]
+        stats = _Stats(names) if self._plan is None else \
+            _PlanStats(names, self.output_shape[0], self.loss.name == "softmax_cross_entropy")
+        step, chunk = 0, 1
         while step < steps:
             t0 = time.perf_counter()
             todo = min(chunk, steps - step)
+            self._snapshot_save()
             good = self._run_steps(X, y, sw, order, bs, step, todo, stats)
             step += good
             logs = stats.logs()
+            if good < todo:
+                self._snapshot_restore()
+                self.stop_training = True
+                msg = (f"training diverged at epoch {epoch + 1}, step {step + 1}: the loss "
+                       "became NaN or infinite, so training stopped and the weights were reset "
+                       "to the last good state (try a lower learning rate, clipnorm=1.0, or "
+                       "check the data)")
+                warnings.warn(msg, RuntimeWarning, stacklevel=4)
+                logs["diverged"] = True
+                return logs
             for cb in cbs:
                 cb.on_train_batch_end(step, logs)
-            if good < todo:
-                raise DivergedError(
-                    f"training diverged at epoch {epoch + 1}, step {step + 1}: the loss became "
-                    "non-finite; the weights are those of the last good step (try a lower "
-                    "learning rate, clipnorm=1.0, or check the data)")
             if self.stop_training:
                 break
             dt = time.perf_counter() - t0
             chunk = max(1, min(steps, int(todo * CHUNK_SECONDS / max(dt, 1e-6))))
         return stats.logs()
 
+    def _train_plan(self, batch_size):
+        """A C plan for this model, loss, optimizer and metrics, or None (Python path)."""
+        if self._be.name != "c":
+            return None
+        from fastnn import _train
+        names = [n for n, _ in self.metrics]
+        allowed = ("accuracy",) if self.loss.name == "softmax_cross_entropy" else \
+            ("accuracy", "binary_accuracy") if self.loss.classification else _train.PLAN_METRICS
+        if any(fn is not dict(self.metrics).get(n) or n not in allowed
+               for n, fn in self.metrics) or len(set(names)) != len(names):
+            return None
+        try:
+            return _train.Plan(self, batch_size, training=True)
+        except _train.Unsupported:
+            return None
+
+    def _run_plan(self, plan, X, y, sw, order, bs, first, count, stats):
+        opt = self.optimizer
+        it = opt.iterations
+        lrs = np.array([opt.current_lr(it + s + 1) for s in range(count)], dtype=np.float64)
+        done = plan.run(X, y, sw, order, bs, first, count, self._step, it, lrs, stats.sums)
+        n = X.shape[0]
+        stats.n += sum(min((s + 1) * bs, n) - s * bs for s in range(first, first + done))
+        self._step += done
+        opt.iterations += done
+        return done
+
     def _run_steps(self, X, y, sw, order, bs, first, count, stats):
         """Run ``count`` steps from step ``first``; return how many finished with a finite loss."""
+        if self._plan is not None:
+            return self._run_plan(self._plan, X, y, sw, order, bs, first, count, stats)
         n = X.shape[0]
         for s in range(first, first + count):
             idx = order[s * bs:min((s + 1) * bs, n)]

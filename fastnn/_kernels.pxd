@@ -130,3 +130,60 @@ cdef extern from "fastnn.h" nogil:
     void fnn_drmsprop_step(double *p, const double *g, double *sq, double *buf, double *gavg, size_t n, int64_t step, double lr, double alpha, double eps, double weight_decay, double momentum, int centered)
     void fnn_sadam_step(float *p, const float *g, float *m, float *v, float *vmax, size_t n, int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int amsgrad)
     void fnn_dadam_step(double *p, const double *g, double *m, double *v, double *vmax, size_t n, int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int amsgrad)
+
+# ---- the compiled training plan (plan.c) ----
+cdef extern from "fastnn.h" nogil:
+    enum:
+        FNN_OP_DENSE
+        FNN_OP_ACT
+        FNN_OP_DROPOUT
+        FNN_OP_BATCHNORM
+        FNN_OP_LAYERNORM
+    ctypedef struct fnn_op:
+        int kind, act, act_in_gemm, dact_fused, need_dx
+        double act_param
+        ptrdiff_t n_in, n_out
+        void *w
+        void *b
+        void *dw
+        void *db
+        void *y
+        void *z
+        void *mask
+        void *mean
+        void *invstd
+        void *run_mean
+        void *run_var
+        double rate, momentum, eps
+        uint64_t seed
+        double l1, l2, bias_l1, bias_l2
+    ctypedef struct fnn_plan:
+        int n_ops
+        fnn_op *ops
+        ptrdiff_t batch, n_in, n_out
+        void *xb
+        void *yb
+        void *swb
+        int64_t *lb
+        int labels, has_sw
+        void *g0
+        void *g1
+        void *ws
+        size_t ws_bytes
+        int loss, reduction
+        double loss_param
+        int opt, opt_flags
+        double hp[4]
+        double clipnorm, clipvalue
+        void *params
+        void *grads
+        void *state[3]
+        size_t n_params
+    double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,
+                          const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
+                          double lr, double *stats)
+    double fnn_dplan_step(fnn_plan *p, const double *X, const void *Y, const double *SW,
+                          const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
+                          double lr, double *stats)
+    void fnn_splan_predict(fnn_plan *p, const float *X, ptrdiff_t bsz, float *out)
+    void fnn_dplan_predict(fnn_plan *p, const double *X, ptrdiff_t bsz, double *out)

@@ -249,6 +249,65 @@ void fnn_dadam_step(double *p, const double *g, double *m, double *v, double *vm
                    double lr, double beta1, double beta2, double eps, double weight_decay,
                    int decoupled, int amsgrad);
 
+
+/* ------------------------------------------------------------------------------
+ * The compiled training plan (plan.c): a model lowered to a list of ops over planned
+ * buffers; one call runs a whole training step. Built and owned by fastnn/_train.pyx.
+ * ---------------------------------------------------------------------------- */
+enum { FNN_OP_DENSE = 0, FNN_OP_ACT = 1, FNN_OP_DROPOUT = 2, FNN_OP_BATCHNORM = 3,
+       FNN_OP_LAYERNORM = 4 };
+enum { FNN_LOSS_MSE = 0, FNN_LOSS_MAE = 1, FNN_LOSS_HUBER = 2, FNN_LOSS_BCE = 3,
+       FNN_LOSS_BCE_LOGITS = 4, FNN_LOSS_SOFTMAX_XENT = 5 };
+enum { FNN_OPT_SGD = 0, FNN_OPT_ADAGRAD = 1, FNN_OPT_RMSPROP = 2, FNN_OPT_ADAM = 3 };
+
+typedef struct fnn_op {
+    int kind;              /* FNN_OP_* */
+    int act;               /* FNN_ACT_* applied by this op (dense: after the bias) */
+    int act_in_gemm;       /* dense: the activation runs in the GEMM epilogue */
+    int dact_fused;        /* the next dense op's input-gradient GEMM applies this act' */
+    int need_dx;           /* compute the input gradient (false for the first op) */
+    double act_param;
+    ptrdiff_t n_in, n_out;
+    void *w, *b, *dw, *db; /* dense kernel [n_in, n_out] and bias [n_out] (b may be NULL);
+                              norms: gamma, beta [n_out] */
+    void *y;               /* output [batch, n_out] */
+    void *z;               /* dense pre-activation when act runs outside the GEMM */
+    void *mask;            /* dropout keep mask / (1 - rate), [batch, n_out] */
+    void *mean, *invstd;   /* norm statistics: [n_out] (batch norm) or [batch] (layer norm) */
+    void *run_mean, *run_var;
+    double rate, momentum, eps;
+    uint64_t seed;
+    double l1, l2, bias_l1, bias_l2;
+} fnn_op;
+
+typedef struct fnn_plan {
+    int n_ops;
+    fnn_op *ops;
+    ptrdiff_t batch, n_in, n_out; /* largest batch; model input and output widths */
+    void *xb, *yb, *swb;          /* gathered inputs, float targets, sample weights */
+    int64_t *lb;                  /* gathered integer labels */
+    int labels, has_sw;           /* targets are int64 labels; sample weights given */
+    void *g0, *g1;                /* gradient ping-pong buffers [batch, widest] */
+    void *ws;                     /* GEMM packing workspace */
+    size_t ws_bytes;
+    int loss, reduction;
+    double loss_param;            /* huber delta or label smoothing */
+    int opt, opt_flags;           /* FNN_OPT_*; bit 0 nesterov/centered/decoupled, bit 1 amsgrad */
+    double hp[4];                 /* optimizer hyperparameters, see plan.c optimize() */
+    double clipnorm, clipvalue;   /* <= 0: off */
+    void *params, *grads, *state[3];
+    size_t n_params;
+} fnn_plan;
+
+double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,
+                      const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
+                      double lr, double *stats);
+double fnn_dplan_step(fnn_plan *p, const double *X, const void *Y, const double *SW,
+                      const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
+                      double lr, double *stats);
+void fnn_splan_predict(fnn_plan *p, const float *X, ptrdiff_t bsz, float *out);
+void fnn_dplan_predict(fnn_plan *p, const double *X, ptrdiff_t bsz, double *out);
+
 #ifdef __cplusplus
 }
 #endif

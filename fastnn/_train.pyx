@@ -1,0 +1,253 @@
+"""The training driver: lowers a Sequential model to a C plan (src_c/plan.c) and runs
+whole chunks of training steps, or batched inference, with the GIL released.
+
+Every buffer the plan touches is allocated here, once, when the plan is built; a chunk
+of steps allocates nothing.
+"""
+from libc.math cimport isfinite
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport calloc, free
+cimport numpy as cnp
+
+import numpy as np
+
+from fastnn._kernels cimport (
+    FNN_OP_ACT, FNN_OP_BATCHNORM, FNN_OP_DENSE, FNN_OP_DROPOUT, FNN_OP_LAYERNORM,
+    fnn_dplan_predict, fnn_dplan_step, fnn_gemm_ws_bytes, fnn_get_max_threads, fnn_op,
+    fnn_plan, fnn_splan_predict, fnn_splan_step,
+)
+
+include "_isa.pxi"
+
+cnp.import_array()
+
+LOSS_ID = {"mse": 0, "mae": 1, "huber": 2, "binary_cross_entropy": 3, "softmax_cross_entropy": 5}
+PLAN_METRICS = ("accuracy", "binary_accuracy", "mse", "mae")
+
+
+cdef void *_ptr(object a):
+    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+class Unsupported(Exception):
+    """The model has something the C plan does not run (it then trains from Python)."""
+
+
+def _lower(model):
+    """``[(kind, layer), ...]``: the plan's ops, or raise Unsupported."""
+    from fastnn import activations as A
+    from fastnn.layers import Activation, Dense, Dropout, Flatten
+    from fastnn.normalization import BatchNorm, LayerNorm
+    ops = []
+    for layer in model.layers:
+        t = type(layer)
+        if t is Dense:
+            if layer.train_activation not in A.ACT_ID:
+                raise Unsupported(f"{layer!r}: row-wise activation")
+            ops.append((FNN_OP_DENSE, layer))
+        elif t is Activation:
+            if layer.activation not in A.ACT_ID:
+                raise Unsupported(f"{layer!r}: row-wise activation")
+            ops.append((FNN_OP_ACT, layer))
+        elif t is Dropout:
+            if layer.rate > 0:
+                ops.append((FNN_OP_DROPOUT, layer))
+        elif t is BatchNorm:
+            ops.append((FNN_OP_BATCHNORM, layer))
+        elif t is LayerNorm:
+            ops.append((FNN_OP_LAYERNORM, layer))
+        elif t is not Flatten:
+            raise Unsupported(f"{layer!r} is not a built-in layer")
+    if not ops:
+        raise Unsupported("no ops")
+    return ops
+
+
+cdef class Plan:
+    """A model lowered to C structs with its buffers, for one batch size and thread count."""
+
+    cdef fnn_plan p
+    cdef fnn_op *ops
+    cdef list keep
+    cdef readonly Py_ssize_t batch
+    cdef readonly int nthreads, training
+    cdef readonly object dtype
+
+    def __cinit__(self):
+        self.ops = NULL
+
+    def __dealloc__(self):
+        free(self.ops)
+
+    def __init__(self, model, Py_ssize_t batch, bint training=True):
+        from fastnn import activations as A
+        cdef fnn_op *op
+        cdef fnn_op *prev
+        lowered = _lower(model)
+        self.batch, self.training, self.dtype = batch, training, model.dtype
+        self.nthreads = fnn_get_max_threads()
+        self.keep = []
+        self.ops = <fnn_op *>calloc(len(lowered), sizeof(fnn_op))
+        if self.ops == NULL:
+            raise MemoryError()
+        self.p.ops, self.p.n_ops = self.ops, len(lowered)
+        self.p.batch = batch
+        self.p.n_in = int(np.prod(model.input_shape))
+        self.p.n_out = int(np.prod(model.output_shape))
+        width, widest, ws = self.p.n_in, self.p.n_in, 0
+        for i, (kind, layer) in enumerate(lowered):
+            op = &self.ops[i]
+            op.kind, op.n_in = kind, width
+            op.n_out = int(np.prod(layer.output_shape))
+            op.need_dx = i > 0
+            op.y = self._buf((batch, op.n_out))
+            if kind == FNN_OP_DENSE:
+                ws = max(ws, self._dense(op, layer, A))
+            elif kind == FNN_OP_ACT:
+                op.act, op.act_param = A.ACT_ID[layer.activation], layer.act_param
+            elif kind == FNN_OP_DROPOUT:
+                op.rate, op.seed = layer.rate, <uint64_t>layer.seed
+                op.mask = self._buf((batch, op.n_out))
+            else:
+                op.w, op.b = _ptr(layer.params[0]), _ptr(layer.params[1])
+                op.dw, op.db = _ptr(layer.grads[0]), _ptr(layer.grads[1])
+                op.eps = layer.eps
+                stat = op.n_out if kind == FNN_OP_BATCHNORM else batch
+                op.mean, op.invstd = self._buf((stat,)), self._buf((stat,))
+                if kind == FNN_OP_BATCHNORM:
+                    op.momentum = 1.0 - layer.momentum    # kernel: weight of the new value
+                    op.run_mean, op.run_var = _ptr(layer.buffers[0]), _ptr(layer.buffers[1])
+            if i > 0 and kind == FNN_OP_DENSE:
+                prev = &self.ops[i - 1]
+                prev.dact_fused = prev.kind == FNN_OP_DENSE and prev.act_in_gemm \
+                    and prev.act != 0
+            width, widest = op.n_out, max(widest, op.n_out)
+        self.p.g0, self.p.g1 = self._buf((batch, widest)), self._buf((batch, widest))
+        wsa = self._keep(np.empty(ws + 64, np.uint8))
+        self.p.ws = <void *>(((<size_t>_ptr(wsa)) + 63) & ~(<size_t>63))
+        self.p.ws_bytes = ws
+        if training:
+            self._training(model, batch)
+
+    cdef void *_buf(self, shape):
+        return _ptr(self._keep(np.zeros(shape, self.dtype)))
+
+    cdef object _keep(self, a):
+        self.keep.append(a)
+        return a
+
+    cdef size_t _dense(self, fnn_op *op, layer, A):
+        act = layer.train_activation
+        op.act, op.act_param = A.ACT_ID[act], layer.act_param
+        op.act_in_gemm = act in A.GEMM_FUSABLE
+        if not op.act_in_gemm and act != "identity":
+            op.z = self._buf((self.batch, op.n_out))
+        op.w, op.dw = _ptr(layer.params[0]), _ptr(layer.grads[0])
+        if layer.use_bias:
+            op.b, op.db = _ptr(layer.params[1]), _ptr(layer.grads[1])
+        for reg, attr in ((layer.kernel_regularizer, "w"), (layer.bias_regularizer, "b")):
+            if reg is not None and attr == "w":
+                op.l1, op.l2 = reg.l1, reg.l2
+            elif reg is not None:
+                op.bias_l1, op.bias_l2 = reg.l1, reg.l2
+        e, b, ni, no, t = self.dtype.itemsize, self.batch, op.n_in, op.n_out, self.nthreads
+        return max(fnn_gemm_ws_bytes(e, b, no, ni, t), fnn_gemm_ws_bytes(e, ni, no, b, t),
+                   fnn_gemm_ws_bytes(e, b, ni, no, t))
+
+    def _training(self, model, Py_ssize_t batch):
+        from fastnn import optimizers as O
+        loss, opt = model.loss, model.optimizer
+        self.p.labels = loss.name == "softmax_cross_entropy"
+        self.p.loss = LOSS_ID[loss.name] + (1 if getattr(loss, "from_logits", False) else 0)
+        self.p.reduction = 0 if loss.reduction == "mean" else 1
+        self.p.loss_param = getattr(loss, "delta", getattr(loss, "label_smoothing", 0.0))
+        self.p.xb = self._buf((batch, self.p.n_in))
+        self.p.yb = self._buf((batch, self.p.n_out))
+        self.p.swb = self._buf((batch,))
+        self.p.lb = <int64_t *>_ptr(self._keep(np.zeros(batch, np.int64)))
+        if not opt.state and opt.active_state():
+            opt.build(model.params.size, model.dtype)
+        s = opt.state
+        if isinstance(opt, O.SGD):
+            self.p.opt, st = 0, [s.get("momentum_buffer")]
+            hp, flags = (opt.momentum, opt.dampening, opt.weight_decay, 0), int(opt.nesterov)
+        elif isinstance(opt, O.Adagrad):
+            self.p.opt, st = 1, [s["sum"]]
+            hp, flags = (opt.lr_decay, opt.eps, opt.weight_decay, 0), 0
+        elif isinstance(opt, O.RMSProp):
+            self.p.opt, st = 2, [s["square_avg"], s.get("momentum_buffer"), s.get("grad_avg")]
+            hp, flags = (opt.rho, opt.eps, opt.weight_decay, opt.momentum), int(opt.centered)
+        elif isinstance(opt, O.Adam):
+            self.p.opt, st = 3, [s["m"], s["v"], s.get("vmax")]
+            hp = (opt.beta1, opt.beta2, opt.eps, opt.weight_decay)
+            flags = int(opt.decoupled) | (int(opt.amsgrad) << 1)
+        else:
+            raise Unsupported(f"optimizer {opt!r}")
+        for i in range(4):
+            self.p.hp[i] = hp[i]
+        self.p.opt_flags = flags
+        for i in range(3):
+            self.p.state[i] = _ptr(st[i]) if i < len(st) else NULL
+        self.keep.append(st)
+        self.p.clipnorm = opt.clipnorm or 0.0
+        self.p.clipvalue = opt.clipvalue or 0.0
+        self.p.params, self.p.grads = _ptr(model.params), _ptr(model.grads)
+        self.p.n_params = model.params.size
+
+    def run(self, X, Y, SW, const int64_t[::1] order, Py_ssize_t bs, Py_ssize_t first,
+            Py_ssize_t count, int64_t step0, int64_t opt_step0, const double[::1] lrs,
+            double[::1] stats):
+        """Run ``count`` steps from step ``first`` of the epoch; return how many had a
+        finite loss (the first non-finite one stops the chunk, without an update)."""
+        if not self.training:
+            raise RuntimeError("this plan was built for inference")
+        cdef Py_ssize_t n = X.shape[0], s, lo, hi, done = 0
+        cdef double loss
+        cdef bint dbl = self.dtype == np.float64
+        cdef void *xp = _ptr(X)
+        cdef void *yp = _ptr(Y)
+        cdef void *swp = _ptr(SW)
+        if bs > self.batch or lrs.shape[0] < count or stats.shape[0] < 4 or \
+                (first + count - 1) * bs >= n or order.shape[0] != n:
+            raise ValueError("inconsistent plan.run arguments")
+        self.p.has_sw = SW is not None
+        self.p.labels = Y.dtype == np.int64
+        with nogil:
+            for s in range(count):
+                lo = (first + s) * bs
+                hi = min(lo + bs, n)
+                if dbl:
+                    loss = fnn_dplan_step(&self.p, <const double *>xp, yp, <const double *>swp,
+                                          &order[lo], hi - lo, step0 + s + 1,
+                                          opt_step0 + s + 1, lrs[s], &stats[0])
+                else:
+                    loss = fnn_splan_step(&self.p, <const float *>xp, yp, <const float *>swp,
+                                          &order[lo], hi - lo, step0 + s + 1,
+                                          opt_step0 + s + 1, lrs[s], &stats[0])
+                if not isfinite(loss):
+                    break
+                done += 1
+        return done
+
+    def predict(self, X, out):
+        """out := model(X) in inference mode, in batches of the plan's size."""
+        cdef Py_ssize_t n = X.shape[0], lo, m
+        cdef Py_ssize_t ni = self.p.n_in, no = self.p.n_out
+        cdef char *xp = <char *>_ptr(X)
+        cdef char *op = <char *>_ptr(out)
+        cdef Py_ssize_t e = self.dtype.itemsize
+        cdef bint dbl = self.dtype == np.float64
+        if out.shape[0] != n or X.size != n * ni or out.size != n * no:
+            raise ValueError("inconsistent plan.predict arguments")
+        with nogil:
+            lo = 0
+            while lo < n:
+                m = min(self.batch, n - lo)
+                if dbl:
+                    fnn_dplan_predict(&self.p, <const double *>(xp + lo * ni * e), m,
+                                      <double *>(op + lo * no * e))
+                else:
+                    fnn_splan_predict(&self.p, <const float *>(xp + lo * ni * e), m,
+                                      <float *>(op + lo * no * e))
+                lo += m
+        return out

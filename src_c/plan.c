@@ -1,0 +1,284 @@
+/* The compiled training plan: one step of an MLP (gather, forward, loss, backward,
+ * penalties, clipping, optimizer) as a sequence of kernel calls over planned buffers.
+ * The Cython driver (fastnn/_train.pyx) builds the fnn_plan and calls fnn_<s|d>plan_step
+ * for whole chunks of steps with the GIL released. Nothing here allocates. */
+#ifndef FNN_TMPL
+#include "fastnn.h"
+#include "fnn_util.h"
+
+#define FNN_TMPL 1
+#define T float
+#define FN(op) fnn_s##op
+#define LOC(op) op##_s
+#include "plan.c"
+#undef T
+#undef FN
+#undef LOC
+#define T double
+#define FN(op) fnn_d##op
+#define LOC(op) op##_d
+#include "plan.c"
+
+#else /* ---- body, compiled once per dtype ---- */
+
+/* xb[r, :] := X[idx[r], :] and the matching targets / weights: the batch gather. */
+static void LOC(gather)(fnn_plan *p, const T *X, const void *Y, const T *SW,
+                        const int64_t *idx, ptrdiff_t bsz)
+{
+    const ptrdiff_t ni = p->n_in, no = p->n_out;
+    T *xb = (T *)p->xb, *yb = (T *)p->yb, *sw = (T *)p->swb;
+#pragma omp parallel for schedule(static) if (bsz * ni > FNN_PAR_MIN)
+    for (ptrdiff_t r = 0; r < bsz; ++r)
+        memcpy(xb + r * ni, X + idx[r] * ni, (size_t)ni * sizeof(T));
+    for (ptrdiff_t r = 0; r < bsz; ++r) {
+        if (p->labels)
+            p->lb[r] = ((const int64_t *)Y)[idx[r]];
+        else
+            memcpy(yb + r * no, (const T *)Y + idx[r] * no, (size_t)no * sizeof(T));
+        if (SW) sw[r] = SW[idx[r]];
+    }
+}
+
+/* y := act(x·W + b), the activation fused into the GEMM epilogue when it can be. */
+static void LOC(dense_fwd)(fnn_plan *p, fnn_op *op, const T *x, ptrdiff_t bsz)
+{
+    fnn_epilogue epi = {FNN_ACT_IDENTITY, op->act_param, op->b, NULL, 0, NULL, 0};
+    T *dst = (T *)op->y;
+    if (op->act_in_gemm) {
+        epi.act = op->act;
+    } else if (op->act != FNN_ACT_IDENTITY) {
+        dst = (T *)op->z; /* keep z: the derivative of gelu/silu/... needs it */
+    }
+    FN(gemm)(0, 0, bsz, op->n_out, op->n_in, 1, x, op->n_in, (const T *)op->w, op->n_out, 0,
+             dst, op->n_out, &epi, p->ws, p->ws_bytes);
+    if (dst != (T *)op->y)
+        FN(act_fwd)(op->act, op->act_param, dst, (T *)op->y, (size_t)(bsz * op->n_out));
+}
+
+static void LOC(forward)(fnn_plan *p, ptrdiff_t bsz, int64_t step)
+{
+    const T *x = (const T *)p->xb;
+    for (int i = 0; i < p->n_ops; ++i) {
+        fnn_op *op = &p->ops[i];
+        size_t n = (size_t)(bsz * op->n_out);
+        switch (op->kind) {
+        case FNN_OP_DENSE: LOC(dense_fwd)(p, op, x, bsz); break;
+        case FNN_OP_ACT: FN(act_fwd)(op->act, op->act_param, x, (T *)op->y, n); break;
+        case FNN_OP_DROPOUT:
+            FN(dropout_fwd)(x, (T *)op->y, (T *)op->mask, n, op->rate, op->seed,
+                            (uint64_t)step);
+            break;
+        case FNN_OP_BATCHNORM:
+            FN(batch_norm_fwd_train)(x, (const T *)op->w, (const T *)op->b, (T *)op->y,
+                                     (T *)op->mean, (T *)op->invstd, (T *)op->run_mean,
+                                     (T *)op->run_var, (size_t)bsz, (size_t)op->n_out,
+                                     op->momentum, op->eps);
+            break;
+        case FNN_OP_LAYERNORM:
+            FN(layer_norm_fwd)(x, (const T *)op->w, (const T *)op->b, (T *)op->y,
+                               (T *)op->mean, (T *)op->invstd, (size_t)bsz, (size_t)op->n_out,
+                               op->eps);
+            break;
+        default: break;
+        }
+        x = (const T *)op->y;
+    }
+}
+
+/* Loss of the last op's output against the gathered targets; grad into g0. */
+static double LOC(loss)(fnn_plan *p, ptrdiff_t bsz)
+{
+    const T *out = (const T *)p->ops[p->n_ops - 1].y, *t = (const T *)p->yb;
+    const T *sw = p->has_sw ? (const T *)p->swb : NULL;
+    T *g = (T *)p->g0;
+    size_t n = (size_t)bsz, k = (size_t)p->n_out;
+    switch (p->loss) {
+    case FNN_LOSS_MSE: return FN(mse_loss)(out, t, sw, g, n, k, p->reduction);
+    case FNN_LOSS_MAE: return FN(mae_loss)(out, t, sw, g, n, k, p->reduction);
+    case FNN_LOSS_HUBER: return FN(huber_loss)(out, t, sw, g, n, k, p->loss_param, p->reduction);
+    case FNN_LOSS_BCE: return FN(bce_loss)(out, t, sw, g, n, k, p->reduction);
+    case FNN_LOSS_BCE_LOGITS: return FN(bce_logits_loss)(out, t, sw, g, n, k, p->reduction);
+    default:
+        return FN(softmax_xent)(out, p->labels ? p->lb : NULL, p->labels ? NULL : t, NULL, sw,
+                                g, n, k, p->loss_param, p->reduction);
+    }
+}
+
+/* Running statistics for metrics: correct predictions, squared and absolute errors. */
+static void LOC(stats)(fnn_plan *p, ptrdiff_t bsz, double *st)
+{
+    const T *out = (const T *)p->ops[p->n_ops - 1].y, *t = (const T *)p->yb;
+    const ptrdiff_t k = p->n_out;
+    double correct = 0, sse = 0, sae = 0;
+    for (ptrdiff_t r = 0; r < bsz; ++r) {
+        const T *o = out + r * k;
+        if (p->loss == FNN_LOSS_SOFTMAX_XENT) {
+            ptrdiff_t am = 0, tm = 0;
+            for (ptrdiff_t j = 1; j < k; ++j) am = o[j] > o[am] ? j : am;
+            if (p->labels) {
+                tm = (ptrdiff_t)p->lb[r];
+            } else {
+                for (ptrdiff_t j = 1; j < k; ++j) tm = t[r * k + j] > t[r * k + tm] ? j : tm;
+            }
+            correct += am == tm;
+            continue;
+        }
+        for (ptrdiff_t j = 0; j < k; ++j) {
+            double d = (double)o[j] - (double)t[r * k + j];
+            T thr = p->loss == FNN_LOSS_BCE_LOGITS ? 0 : (T)0.5;
+            correct += (o[j] > thr) == (t[r * k + j] > (T)0.5);
+            sse += d * d;
+            sae += fabs(d);
+        }
+    }
+    st[1] += correct;
+    st[2] += sse;
+    st[3] += sae;
+}
+
+/* dW := xᵀ·g, db := Σ_rows g, and g_prev := g·Wᵀ (times act'(y_prev) when fused). */
+static T *LOC(dense_bwd)(fnn_plan *p, int i, const T *x, T *g, T *other, ptrdiff_t bsz)
+{
+    fnn_op *op = &p->ops[i];
+    if (op->act != FNN_ACT_IDENTITY && !op->dact_fused)
+        FN(act_bwd)(op->act, op->act_param, (const T *)op->z, (const T *)op->y, g, g,
+                    (size_t)(bsz * op->n_out));
+    FN(gemm)(1, 0, op->n_in, op->n_out, bsz, 1, x, op->n_in, g, op->n_out, 0, (T *)op->dw,
+             op->n_out, NULL, p->ws, p->ws_bytes);
+    if (op->db) FN(bias_grad)(g, (T *)op->db, (size_t)bsz, (size_t)op->n_out, 0);
+    if (!op->need_dx) return g;
+    fnn_epilogue epi = {FNN_ACT_IDENTITY, 0, NULL, NULL, 0, NULL, 0};
+    if (i > 0 && p->ops[i - 1].dact_fused) { /* C := (g·Wᵀ) ⊙ act'(y_prev) */
+        epi.act = p->ops[i - 1].act;
+        epi.act_param = p->ops[i - 1].act_param;
+        epi.dact_y = p->ops[i - 1].y;
+        epi.ld_dact_y = op->n_in;
+    }
+    FN(gemm)(0, 1, bsz, op->n_in, op->n_out, 1, g, op->n_out, (const T *)op->w, op->n_out, 0,
+             other, op->n_in, &epi, p->ws, p->ws_bytes);
+    return other;
+}
+
+static void LOC(backward)(fnn_plan *p, ptrdiff_t bsz)
+{
+    T *g = (T *)p->g0, *other = (T *)p->g1;
+    for (int i = p->n_ops - 1; i >= 0; --i) {
+        fnn_op *op = &p->ops[i];
+        const T *x = i == 0 ? (const T *)p->xb : (const T *)p->ops[i - 1].y;
+        size_t n = (size_t)(bsz * op->n_out);
+        T *res = g;
+        switch (op->kind) {
+        case FNN_OP_DENSE: res = LOC(dense_bwd)(p, i, x, g, other, bsz); break;
+        case FNN_OP_ACT: FN(act_bwd)(op->act, op->act_param, x, (const T *)op->y, g, g, n); break;
+        case FNN_OP_DROPOUT: FN(mul)(g, (const T *)op->mask, g, n); break;
+        case FNN_OP_BATCHNORM:
+        case FNN_OP_LAYERNORM:
+            if (op->kind == FNN_OP_BATCHNORM)
+                FN(batch_norm_bwd)(x, g, (const T *)op->w, (const T *)op->mean,
+                                   (const T *)op->invstd, other, (T *)op->dw, (T *)op->db,
+                                   (size_t)bsz, (size_t)op->n_out);
+            else
+                FN(layer_norm_bwd)(x, g, (const T *)op->w, (const T *)op->mean,
+                                   (const T *)op->invstd, other, (T *)op->dw, (T *)op->db,
+                                   (size_t)bsz, (size_t)op->n_out);
+            res = other;
+            break;
+        default: break;
+        }
+        if (res == other) { other = g; g = res; }
+    }
+}
+
+/* Penalty gradients into the arena; returns the penalty added to the loss. */
+static double LOC(penalties)(fnn_plan *p)
+{
+    double pen = 0;
+    for (int i = 0; i < p->n_ops; ++i) {
+        fnn_op *op = &p->ops[i];
+        if (op->kind != FNN_OP_DENSE) continue;
+        size_t nw = (size_t)(op->n_in * op->n_out), nb = (size_t)op->n_out;
+        if (op->l1) pen += FN(l1_penalty)((const T *)op->w, (T *)op->dw, nw, op->l1);
+        if (op->l2) pen += FN(l2_penalty)((const T *)op->w, (T *)op->dw, nw, op->l2);
+        if (op->b && op->bias_l1) pen += FN(l1_penalty)((const T *)op->b, (T *)op->db, nb, op->bias_l1);
+        if (op->b && op->bias_l2) pen += FN(l2_penalty)((const T *)op->b, (T *)op->db, nb, op->bias_l2);
+    }
+    return pen;
+}
+
+static void LOC(optimize)(fnn_plan *p, int64_t t, double lr)
+{
+    T *w = (T *)p->params, *g = (T *)p->grads;
+    T *s0 = (T *)p->state[0], *s1 = (T *)p->state[1], *s2 = (T *)p->state[2];
+    const double *h = p->hp;
+    size_t n = p->n_params;
+    if (p->clipvalue > 0) FN(clip_value)(g, n, p->clipvalue);
+    if (p->clipnorm > 0) FN(clip_norm)(g, n, p->clipnorm);
+    switch (p->opt) {
+    case FNN_OPT_SGD: FN(sgd_step)(w, g, s0, n, t, lr, h[0], h[1], h[2], p->opt_flags & 1); break;
+    case FNN_OPT_ADAGRAD: FN(adagrad_step)(w, g, s0, n, t, lr, h[0], h[1], h[2]); break;
+    case FNN_OPT_RMSPROP:
+        FN(rmsprop_step)(w, g, s0, s1, s2, n, t, lr, h[0], h[1], h[2], h[3], p->opt_flags & 1);
+        break;
+    default:
+        FN(adam_step)(w, g, s0, s1, s2, n, t, lr, h[0], h[1], h[2], h[3], p->opt_flags & 1,
+                      (p->opt_flags >> 1) & 1);
+        break;
+    }
+}
+
+/* One training step on rows idx[0..bsz) of X and Y (int64 labels or T targets); `step`
+ * keys the dropout masks, `opt_step` (from 1) is the optimizer's step for bias correction.
+ * Returns the loss (+ penalties); when it is not finite nothing is updated.
+ * stats[0..3] += loss·bsz, correct, squared error, absolute error. */
+double FN(plan_step)(fnn_plan *p, const T *X, const void *Y, const T *SW, const int64_t *idx,
+                     ptrdiff_t bsz, int64_t step, int64_t opt_step, double lr, double *stats)
+{
+    LOC(gather)(p, X, Y, SW, idx, bsz);
+    LOC(forward)(p, bsz, step);
+    double loss = LOC(loss)(p, bsz);
+    if (!isfinite(loss)) return loss;
+    LOC(backward)(p, bsz);
+    loss += LOC(penalties)(p);
+    if (!isfinite(loss)) return loss;
+    LOC(optimize)(p, opt_step, lr);
+    stats[0] += loss * (double)bsz;
+    LOC(stats)(p, bsz, stats);
+    return loss;
+}
+
+/* Inference: out[r, :] := model(X[r, :]) for r < bsz, using the plan's buffers
+ * (dropout off, batch norm on running statistics). */
+void FN(plan_predict)(fnn_plan *p, const T *X, ptrdiff_t bsz, T *out)
+{
+    const T *x = X;
+    for (int i = 0; i < p->n_ops; ++i) {
+        fnn_op *op = &p->ops[i];
+        T *y = i == p->n_ops - 1 ? out : (T *)op->y;
+        size_t n = (size_t)(bsz * op->n_out);
+        switch (op->kind) {
+        case FNN_OP_DENSE: {
+            fnn_epilogue epi = {op->act_in_gemm ? op->act : FNN_ACT_IDENTITY, op->act_param,
+                                op->b, NULL, 0, NULL, 0};
+            FN(gemm)(0, 0, bsz, op->n_out, op->n_in, 1, x, op->n_in, (const T *)op->w,
+                     op->n_out, 0, y, op->n_out, &epi, p->ws, p->ws_bytes);
+            if (!op->act_in_gemm && op->act != FNN_ACT_IDENTITY)
+                FN(act_fwd)(op->act, op->act_param, y, y, n);
+            break;
+        }
+        case FNN_OP_ACT: FN(act_fwd)(op->act, op->act_param, x, y, n); break;
+        case FNN_OP_BATCHNORM:
+            FN(batch_norm_fwd_eval)(x, (const T *)op->w, (const T *)op->b, y,
+                                    (const T *)op->run_mean, (const T *)op->run_var,
+                                    (size_t)bsz, (size_t)op->n_out, op->eps);
+            break;
+        case FNN_OP_LAYERNORM:
+            FN(layer_norm_fwd)(x, (const T *)op->w, (const T *)op->b, y, (T *)op->mean,
+                               (T *)op->invstd, (size_t)bsz, (size_t)op->n_out, op->eps);
+            break;
+        default: if (y != x) memcpy(y, x, n * sizeof(T)); break; /* dropout: identity */
+        }
+        x = y;
+    }
+}
+
+#endif
