@@ -9,6 +9,7 @@ from fastnn._version import __version__
 from fastnn.config import get_isa, get_num_threads, set_num_threads, show_config
 from fastnn import ops  # noqa: E402  (kernels first: fail early if the build is broken)
 from fastnn import callbacks, initializers, losses, metrics, optimizers, regularizers
+from fastnn import datasets, model_selection, utils
 from fastnn.callbacks import (Callback, CSVLogger, EarlyStopping, History,
                               LearningRateScheduler, ModelCheckpoint, TerminateOnNaN)
 from fastnn.layers import Activation, Dense, Dropout, Flatten, Layer
@@ -23,7 +24,7 @@ from fastnn.regularizers import L1, L2, L1L2
 
 __all__ = [
     "__version__", "get_isa", "get_num_threads", "set_num_threads", "show_config", "ops",
-    "callbacks", "initializers", "losses", "metrics", "optimizers", "regularizers",
+    "callbacks", "datasets", "model_selection", "utils", "initializers", "losses", "metrics", "optimizers", "regularizers",
     "Callback", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
     "ModelCheckpoint", "TerminateOnNaN", "Layer", "Dense", "Activation", "Dropout", "Flatten",
     "BatchNorm", "LayerNorm", "Sequential", "load_model", "ModelFileError", "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",

@@ -22,6 +22,9 @@ class Backend:
     def __repr__(self):
         return f"Backend({self.name!r})"
 
+    def __deepcopy__(self, memo):
+        return self          # stateless: copies of a layer share it
+
     # -- dense ------------------------------------------------------------------
     def matmul(self, a, b, trans_a=False, trans_b=False, bias=None, activation=None, out=None,
                beta=0.0):

@@ -112,7 +112,8 @@ class FitMixin:
         if not self.built:
             shape = np.shape(X)
             if len(shape) < 2:
-                raise ValueError(f"X must have a batch axis and features; got shape {shape}")
+                raise ValueError("X must have a batch axis and features (at least 2 dimensions); "
+                                 f"got shape {shape}")
             self.build(shape[1:])
 
     # ---- fit --------------------------------------------------------------------

@@ -1,0 +1,323 @@
+"""Sequential end to end: the C plan against the NumPy twins, learning, determinism,
+gradient checks, and the steady state allocating nothing."""
+import os
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import fastnn as fn
+from fastnn import datasets as D
+
+ALL_LAYERS = lambda: [  # noqa: E731 - a factory: every model needs fresh layers
+    fn.Dense(6, 12, activation="tanh", kernel_regularizer=fn.L1L2(1e-3, 1e-3)),
+    fn.BatchNorm(),
+    fn.Dense(12, 10, activation="gelu"),
+    fn.LayerNorm(),
+    fn.Dropout(0.25),
+    fn.Activation(("leaky_relu", 0.1)),
+    fn.Dense(10, 8, activation="sigmoid"),
+    fn.Dense(8, 8, activation="relu"),
+    fn.Dense(8, 3),
+]
+
+
+def data(n=64, d=6, k=3, seed=0):
+    r = np.random.default_rng(seed)
+    X = r.standard_normal((n, d))
+    return X, r.integers(0, k, n)
+
+
+def make(layers, loss="softmax_cross_entropy", opt=None, dtype="float64", backend="c", seed=3,
+         metrics=("accuracy",)):
+    m = fn.Sequential(layers, seed=seed, dtype=dtype, backend=backend)
+    m.compile(optimizer=opt or fn.Adam(1e-2), loss=loss, metrics=list(metrics))
+    return m
+
+
+# ---- the C plan equals the NumPy reference execution ------------------------------
+OPTIMIZERS = [lambda: fn.SGD(0.05, momentum=0.9, nesterov=True, clipnorm=1.0),
+              lambda: fn.Adagrad(0.05, weight_decay=1e-3),
+              lambda: fn.RMSProp(1e-2, momentum=0.5, centered=True, clipvalue=0.5),
+              lambda: fn.Adam(1e-2, amsgrad=True),
+              lambda: fn.AdamW(1e-2, lr=fn.CosineDecay(1e-2, 50))
+              if False else fn.AdamW(fn.CosineDecay(1e-2, 50), weight_decay=0.05)]
+
+
+@pytest.mark.parametrize("make_opt", OPTIMIZERS, ids=["sgd", "adagrad", "rmsprop", "adam",
+                                                      "adamw"])
+def test_c_plan_matches_numpy_reference_after_50_steps(make_opt):
+    X, y = data(80)
+    models = [make(ALL_LAYERS(), opt=make_opt(), backend=b) for b in ("c", "numpy")]
+    for m in models:
+        m.fit(X, y, epochs=5, batch_size=8, verbose=0)       # 10 steps x 5 = 50 steps
+    c, ref = models
+    assert c.optimizer.iterations == ref.optimizer.iterations == 50
+    np.testing.assert_allclose(c.params, ref.params, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(c.buffers, ref.buffers, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("loss,k,act", [("mse", 2, None), ("mae", 2, None), ("huber", 2, None),
+                                        ("binary_cross_entropy", 1, "sigmoid"),
+                                        ("binary_cross_entropy_with_logits", 2, None)])
+def test_c_plan_matches_reference_for_each_loss(loss, k, act):
+    r = np.random.default_rng(1)
+    X = r.standard_normal((40, 5))
+    y = (r.random((40, k)) > 0.5).astype(float) if "binary" in loss else r.standard_normal((40, k))
+    ms = [make([fn.Dense(5, 7, activation="elu"), fn.Dense(7, k, activation=act)], loss=loss,
+               backend=b, metrics=()) for b in ("c", "numpy")]
+    for m in ms:
+        m.fit(X, y, epochs=10, batch_size=8, verbose=0)
+    np.testing.assert_allclose(ms[0].params, ms[1].params, rtol=0, atol=1e-10)
+
+
+def test_plan_path_equals_python_path():
+    # top_k_accuracy is not computed by the plan, so that model steps from Python through
+    # the same kernels; only the plan fuses act' into the input-gradient GEMM (rounding)
+    X, y = data(64)
+    a = make(ALL_LAYERS())
+    b = make(ALL_LAYERS(), metrics=("accuracy", "top_k_accuracy"))
+    for m in (a, b):
+        m.fit(X, y, epochs=3, batch_size=16, verbose=0)
+    assert a._plan is None and b._plan is None
+    np.testing.assert_allclose(a.params, b.params, rtol=0, atol=1e-12)
+
+
+# ---- gradients --------------------------------------------------------------------
+@pytest.mark.parametrize("loss,k,last", [
+    ("softmax_cross_entropy", 3, None), ("mse", 3, None), ("mae", 3, None),
+    ("huber", 3, None), ("binary_cross_entropy", 3, "sigmoid"),
+    ("binary_cross_entropy_with_logits", 3, None)])
+def test_gradient_check_every_layer_and_loss(loss, k, last):
+    X, _ = data(16)
+    r = np.random.default_rng(2)
+    y = r.integers(0, k, 16) if loss == "softmax_cross_entropy" else \
+        (r.random((16, k)) > 0.5).astype(float) if "binary" in loss else r.standard_normal((16, k))
+    layers = ALL_LAYERS()[:-1] + [fn.Dense(8, k, activation=last)]
+    m = make(layers, loss=loss)
+    m.build((6,))
+    res = fn.utils.check_gradients(m, X, y)
+    assert res["max_rel_error"] < 1e-6, res["max_rel_error"]
+
+
+def test_gradient_check_catches_a_wrong_gradient():
+    class Broken(fn.Layer):
+        def forward(self, x, training=False):
+            return x * 2.0
+
+        def backward(self, dy):
+            return dy * 3.0          # wrong on purpose
+
+    X, y = data(8)
+    m = make([fn.Dense(6, 4, activation="tanh"), Broken(), fn.Dense(4, 3)])
+    m.build((6,))
+    assert fn.utils.check_gradients(m, X, y)["max_rel_error"] > 1e-2
+
+
+# ---- learning ---------------------------------------------------------------------
+def test_xor_learned_from_every_one_of_20_seeds():
+    X, y = D.make_xor()
+    for seed in range(20):
+        m = fn.Sequential([fn.Dense(2, 4, activation="tanh"), fn.Dense(4, 1, activation="sigmoid")],
+                          seed=seed)
+        m.compile(optimizer=fn.Adam(0.05), loss="binary_cross_entropy", metrics=["accuracy"])
+        m.fit(X, y, epochs=500, batch_size=4, verbose=0)
+        assert np.array_equal(m.predict(X).ravel() > 0.5, y > 0.5), f"seed {seed}"
+
+
+def test_digits_test_accuracy_at_least_97_percent():
+    X, y = D.load_digits()
+    Xtr, Xte, ytr, yte = D.train_test_split(X, y, test_size=0.25, seed=0, stratify=y)
+    m = fn.Sequential([fn.Dense(64, 256, activation="relu"), fn.Dense(256, 128, activation="relu"),
+                       fn.Dense(128, 10)], seed=0)
+    m.compile(optimizer=fn.Adam(1e-3), loss="softmax_cross_entropy", metrics=["accuracy"])
+    m.fit(Xtr, ytr, epochs=30, batch_size=32, verbose=0)
+    assert m.evaluate(Xte, yte)["accuracy"] >= 0.97
+
+
+def test_python_layer_trains_through_the_slow_path():
+    class Square(fn.Layer):
+        def forward(self, x, training=False):
+            self._x = x
+            return x * x
+
+        def backward(self, dy):
+            return 2 * self._x * dy
+
+    X, y = data(64)
+    m = make([fn.Dense(6, 8), Square(), fn.Dense(8, 3)], dtype="float32")
+    h = m.fit(X, y, epochs=20, batch_size=16, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+# ---- determinism across thread counts ---------------------------------------------
+DETERMINISM = textwrap.dedent("""
+    import sys, numpy as np, fastnn as fn
+    fn.set_num_threads(int(sys.argv[1]))
+    (X, y), _ = fn.datasets.load_mnist(flatten=True) if False else ((None, None), None)
+    X, y = fn.datasets.load_digits()
+    X = np.tile(X, (1, 4))                      # 256 features: GEMMs big enough to thread
+    m = fn.Sequential([fn.Dense(256, 512, activation="relu"), fn.Dropout(0.3),
+                       fn.Dense(512, 256, activation="relu"), fn.Dropout(0.2),
+                       fn.Dense(256, 10)], seed=7)
+    m.compile(optimizer=fn.Adam(1e-3, clipnorm=5.0), loss="softmax_cross_entropy",
+              metrics=["accuracy"])
+    m.fit(X, y, epochs=3, batch_size=128, verbose=0)
+    sys.stdout.buffer.write(m.params.tobytes())
+""")
+
+
+def test_bit_identical_weights_at_1_2_3_threads_with_dropout():
+    outs = []
+    for t in (1, 2, 3):
+        r = subprocess.run([sys.executable, "-c", DETERMINISM, str(t)], capture_output=True,
+                           timeout=300, env=dict(os.environ, PYTHONHASHSEED="0"))
+        assert r.returncode == 0, r.stderr.decode()
+        outs.append(r.stdout)
+    assert len(outs[0]) > 0 and outs[0] == outs[1] == outs[2]
+
+
+# ---- the steady state allocates nothing -------------------------------------------
+def test_no_allocation_growth_over_1000_steps():
+    X, y = data(128 * 10, d=32, k=10)
+    m = fn.Sequential([fn.Dense(32, 64, activation="relu"), fn.Dropout(0.1),
+                       fn.Dense(64, 10)], seed=0)
+    m.compile(optimizer=fn.Adam(1e-3), loss="softmax_cross_entropy", metrics=["accuracy"])
+    m.fit(X, y, epochs=5, batch_size=128, verbose=0)        # warm-up
+
+    def rss():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    tracemalloc.start()
+    r0, (t0, _) = rss(), tracemalloc.get_traced_memory()
+    m.fit(X, y, epochs=100, batch_size=128, verbose=0)       # 1,000 steps
+    t1, _ = tracemalloc.get_traced_memory()
+    r1 = rss()
+    tracemalloc.stop()
+    assert m.optimizer.iterations == 1050
+    assert t1 - t0 < 64 * 1024, f"Python heap grew by {t1 - t0} bytes"
+    assert r1 - r0 < 1 << 20, f"RSS grew by {r1 - r0} bytes"
+
+
+# ---- API surface ------------------------------------------------------------------
+def test_summary_and_reprs(capsys):
+    m = fn.Sequential([fn.Flatten(), fn.Dense(784, 512, activation="relu"), fn.Dropout(0.2),
+                       fn.Dense(512, 10)], seed=0)
+    assert repr(m.layers[1]) == "Dense(784, 512, relu)"
+    assert repr(m.layers[2]) == "Dropout(0.2)"
+    m.build((28, 28))
+    m.summary()
+    out = capsys.readouterr().out
+    assert "(None, 784)" in out and "401,920" in out and "407,050" in out
+    assert m.count_params() == 784 * 512 + 512 + 512 * 10 + 10
+
+
+def test_dense_infers_input_size_and_flatten_takes_images():
+    X = np.random.default_rng(0).random((20, 4, 4)).astype(np.float32)
+    y = np.arange(20) % 3
+    m = fn.Sequential([fn.Flatten(), fn.Dense(8, activation="relu"), fn.Dense(3)])
+    m.compile(loss="categorical_cross_entropy", metrics=["accuracy"])
+    m.fit(X, y, epochs=2, batch_size=5, verbose=0)
+    assert m.layers[1].in_features == 16
+    p = m.predict(X)
+    assert p.shape == (20, 3) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+def test_softmax_last_layer_is_fused_with_the_loss():
+    X, y = data(32)
+    a = make([fn.Dense(6, 3, activation="softmax")], seed=1)
+    b = make([fn.Dense(6, 3)], seed=1)
+    for m in (a, b):
+        m.fit(X, y, epochs=3, batch_size=8, verbose=0)
+    np.testing.assert_allclose(a.params, b.params, atol=1e-12)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-12)
+
+
+def test_one_hot_targets_equal_integer_labels():
+    X, y = data(32)
+    a, b = make([fn.Dense(6, 3)]), make([fn.Dense(6, 3)])
+    a.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    b.fit(X, D.one_hot(y, 3), epochs=2, batch_size=8, verbose=0)
+    np.testing.assert_allclose(a.params, b.params, atol=1e-12)
+
+
+def test_full_batch_gradient_descent_and_history():
+    X, y = data(50)
+    m = make([fn.Dense(6, 3)], opt=fn.SGD(0.1))
+    h = m.fit(X, y, epochs=7, batch_size=None, validation_split=0.2, verbose=0)
+    assert m.optimizer.iterations == 7
+    assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(h.history["loss"]) == 7 and h.epoch == list(range(7))
+
+
+def test_class_weight_and_sample_weight_change_training():
+    X, y = data(48)
+    ms = [make([fn.Dense(6, 3)]) for _ in range(3)]
+    ms[0].fit(X, y, epochs=2, batch_size=8, verbose=0)
+    ms[1].fit(X, y, epochs=2, batch_size=8, verbose=0, class_weight={0: 5.0})
+    sw = np.where(y == 0, 5.0, 1.0)
+    ms[2].fit(X, y, epochs=2, batch_size=8, verbose=0, sample_weight=sw)
+    assert not np.allclose(ms[0].params, ms[1].params)
+    np.testing.assert_allclose(ms[1].params, ms[2].params, atol=1e-12)
+
+
+def test_train_on_batch_and_evaluate():
+    X, y = data(32)
+    m = make([fn.Dense(6, 3)])
+    logs = m.train_on_batch(X, y)
+    assert set(logs) == {"loss", "accuracy"} and m.optimizer.iterations == 1
+    ev = m.evaluate(X, y)
+    assert set(ev) == {"loss", "accuracy"}
+
+
+def test_divergence_stops_with_warning_and_keeps_finite_weights():
+    X, y = data(64)
+    m = make([fn.Dense(6, 16, activation="relu"), fn.Dense(16, 3)], opt=fn.SGD(1e30),
+             loss="mse", metrics=())
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        m.fit(X, D.one_hot(y, 3) * 1e20, epochs=5, batch_size=8, verbose=0)
+    assert np.isfinite(m.params).all()
+
+
+def test_learning_rate_schedules():
+    s = fn.StepDecay(1.0, step_size=10, gamma=0.5)
+    assert s(1) == 1.0 and s(11) == 0.5 and s(21) == 0.25
+    e = fn.ExponentialDecay(1.0, decay_steps=10, decay_rate=0.1, staircase=True)
+    assert e(10) == 1.0 and np.isclose(e(11), 0.1)
+    c = fn.CosineDecay(1.0, decay_steps=100, warmup_steps=10)
+    assert c(5) == 0.5 and c(10) == 1.0 and np.isclose(c(110), 0.0)
+    opt = fn.SGD(lambda step: 0.1 / step)
+    assert opt.current_lr(4) == 0.025
+
+
+@pytest.mark.parametrize("bad,match", [
+    (lambda: fn.Dense(0, 3), "in_features"), (lambda: fn.Dense(3, -1), "out_features"),
+    (lambda: fn.Dense(3, 2, activation="swoosh"), "swoosh"),
+    (lambda: fn.Dropout(1.0), "rate"), (lambda: fn.Adam(lr=-1), "lr"),
+    (lambda: fn.SGD(0.1, nesterov=True), "nesterov"), (lambda: fn.Adam(beta1=1.0), "beta1"),
+    (lambda: fn.BatchNorm(momentum=1.5), "momentum"), (lambda: fn.L2(-1), "l2"),
+    (lambda: fn.Sequential([], dtype="float16"), "dtype"),
+    (lambda: fn.EarlyStopping(patience=-1), "patience"),
+])
+def test_bad_hyperparameters_name_the_value(bad, match):
+    with pytest.raises(ValueError, match=match):
+        bad()
+
+
+@pytest.mark.parametrize("X,y,match", [
+    (np.zeros((4, 5)), np.zeros(4, int), "features"),
+    (np.zeros((0, 6)), np.zeros(0, int), "empty"),
+    (np.full((4, 6), np.nan), np.zeros(4, int), "non-finite"),
+    (np.zeros((4, 6)), np.zeros(3, int), "samples"),
+    (np.zeros((4, 6)), np.array([0, 1, 2, 3]), "labels must be in"),
+    (np.zeros((4, 6)).astype(object), np.zeros(4, int), "object"),
+    (np.zeros(6), np.zeros(1, int), "2 dimensions"),
+])
+def test_bad_data_raises_clear_errors(X, y, match):
+    m = make([fn.Dense(6, 3)])
+    with pytest.raises((ValueError, TypeError), match=match):
+        m.fit(X, y, epochs=1, verbose=0)
