@@ -5,6 +5,9 @@ layer is built in, a chunk runs in the compiled C plan (``fastnn._train``) with 
 released; otherwise each step goes through the layers' Python ``forward``/``backward``.
 """
 import math
+import signal
+import sys
+import threading
 import time
 import warnings
 
@@ -75,6 +78,18 @@ class FitMixin:
             return loss, {}
         out = self._be.output(self._output_act, z)
         return loss, {name: float(fn(yb, out)) for name, fn in self.metrics}
+
+    def _catch_sigint(self):
+        """Turn Ctrl-C into a flag checked between chunks, so training stops at a step
+        boundary with consistent weights and counters (main thread only)."""
+        self._interrupted = False
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            self._interrupted = True
+
+        return signal.signal(signal.SIGINT, handler)
 
     def _snapshot_save(self):
         """Copy weights and optimizer state into buffers allocated once per fit."""
@@ -154,6 +169,7 @@ class FitMixin:
         X = X.reshape(X.shape[0], -1) if self._plan is not None else X
         for cb in cbs:
             cb.on_train_begin()
+        old_handler = self._catch_sigint()
         try:
             for epoch in range(initial_epoch, epochs):
                 logs = self._fit_epoch(epoch, X, y, sw, bs, steps, shuffle, cbs)
@@ -166,10 +182,10 @@ class FitMixin:
                     cb.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
-        except KeyboardInterrupt:
-            print("\nfit interrupted: stopped at a step boundary; returning the history so far")
         finally:
             self._plan = None
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
             for cb in cbs:
                 cb.on_train_end()
         return history
@@ -191,7 +207,7 @@ class FitMixin:
             good = self._run_steps(X, y, sw, order, bs, step, todo, stats)
             step += good
             logs = stats.logs()
-            if good < todo:
+            if good < todo and not self._interrupted:
                 self._snapshot_restore()
                 self.stop_training = True
                 msg = (f"training diverged at epoch {epoch + 1}, step {step + 1}: the loss "
@@ -203,6 +219,10 @@ class FitMixin:
                 return logs
             for cb in cbs:
                 cb.on_train_batch_end(step, logs)
+            if self._interrupted:
+                print("\nfit interrupted (Ctrl-C): stopped at a step boundary; returning the "
+                      "history so far", file=sys.stderr)
+                self.stop_training = True
             if self.stop_training:
                 break
             dt = time.perf_counter() - t0
@@ -242,6 +262,8 @@ class FitMixin:
             return self._run_plan(self._plan, X, y, sw, order, bs, first, count, stats)
         n = X.shape[0]
         for s in range(first, first + count):
+            if self._interrupted:
+                return s - first
             idx = order[s * bs:min((s + 1) * bs, n)]
             xb, yb = X[idx], y[idx]
             swb = None if sw is None else sw[idx]

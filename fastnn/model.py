@@ -46,7 +46,7 @@ class Sequential(FitMixin):
         self.built = self.compiled = False
         self.optimizer = self.loss = None
         self.metrics = []
-        self.stop_training = False
+        self.stop_training = self._interrupted = False
         self.history = None
         self._step = 0            # optimizer steps taken (keys dropout masks)
         self._plan = None

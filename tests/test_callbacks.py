@@ -1,0 +1,143 @@
+"""Callbacks, history, progress output and Ctrl-C."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import fastnn as fn
+
+
+def data(n=96, seed=0):
+    r = np.random.default_rng(seed)
+    X = r.standard_normal((n, 5)).astype(np.float32)
+    return X, (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+
+
+def model(lr=1e-2, **kw):
+    m = fn.Sequential([fn.Dense(5, 16, activation="relu"), fn.Dense(16, 2)], seed=0)
+    m.compile(optimizer=fn.Adam(lr), loss="softmax_cross_entropy", metrics=["accuracy"], **kw)
+    return m
+
+
+def test_callback_hooks_are_called_in_order():
+    calls = []
+
+    class Spy(fn.Callback):
+        def on_train_begin(self, logs=None): calls.append("begin")
+        def on_epoch_begin(self, epoch, logs=None): calls.append(f"e{epoch}")
+        def on_train_batch_end(self, step, logs=None): calls.append("b")
+        def on_epoch_end(self, epoch, logs=None):
+            calls.append(f"end{epoch}:{sorted(logs)}")
+        def on_train_end(self, logs=None): calls.append("finish")
+
+    X, y = data()
+    model().fit(X, y, epochs=2, batch_size=32, validation_split=0.25, callbacks=[Spy()],
+                verbose=0)
+    assert calls[0] == "begin" and calls[-1] == "finish"
+    assert calls[1] == "e0" and "b" in calls
+    assert "end0:['accuracy', 'loss', 'val_accuracy', 'val_loss']" in calls
+
+
+def test_early_stopping_restores_best_weights():
+    X, y = data()
+    m = model(lr=0.3)
+    seen = []
+
+    class Record(fn.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((logs["val_loss"], m.get_weights()))
+
+    es = fn.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    h = m.fit(X, y, epochs=200, batch_size=16, validation_split=0.3, callbacks=[Record(), es],
+              verbose=0)
+    assert len(h.epoch) < 200 and es.stopped_epoch is not None
+    best = int(np.argmin([v for v, _ in seen]))
+    assert es.best_epoch == best
+    for a, b in zip(m.get_weights(), seen[best][1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_early_stopping_falls_back_to_loss_without_validation():
+    X, y = data()
+    with pytest.warns(UserWarning, match="monitoring 'loss'"):
+        model().fit(X, y, epochs=3, batch_size=32, callbacks=[fn.EarlyStopping()], verbose=0)
+
+
+def test_model_checkpoint_saves_best_only(tmp_path):
+    X, y = data()
+    path = str(tmp_path / "best-{epoch:02d}.fnn")
+    model().fit(X, y, epochs=4, batch_size=32, validation_split=0.25, verbose=0,
+                callbacks=[fn.ModelCheckpoint(path, save_best_only=True)])
+    files = sorted(os.listdir(tmp_path))
+    assert files and files[0] == "best-01.fnn"
+    loaded = fn.load_model(tmp_path / files[-1])
+    assert loaded.count_params() == 5 * 16 + 16 + 16 * 2 + 2
+
+
+def test_learning_rate_scheduler_sets_lr_each_epoch():
+    X, y = data()
+    m = model()
+    lrs = []
+
+    class Spy(fn.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            lrs.append(m.optimizer.lr)
+
+    m.fit(X, y, epochs=3, batch_size=32, verbose=0,
+          callbacks=[fn.LearningRateScheduler(lambda e, lr: 0.1 * 0.5 ** e), Spy()])
+    assert lrs == [0.1, 0.05, 0.025]
+
+
+def test_terminate_on_nan_and_csv_logger(tmp_path):
+    X, y = data()
+    log = tmp_path / "log.csv"
+    m = model()
+    m.fit(X, y, epochs=3, batch_size=32, verbose=0, callbacks=[fn.CSVLogger(log),
+                                                               fn.TerminateOnNaN()])
+    rows = list(csv.DictReader(open(log)))
+    assert [r["epoch"] for r in rows] == ["0", "1", "2"] and "accuracy" in rows[0]
+
+
+def test_progress_bar_reports_loss_metrics_and_throughput(capsys):
+    X, y = data()
+    model().fit(X, y, epochs=2, batch_size=32, verbose=1)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out
+    assert "3/3 [" in out and "loss:" in out and "accuracy:" in out and "samples/s" in out
+
+
+CTRL_C = textwrap.dedent("""
+    import numpy as np, fastnn as fn, sys
+    X = np.random.default_rng(0).standard_normal((4096, 64)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    m = fn.Sequential([fn.Dense(64, 256, activation="relu"), fn.Dense(256, 2)], seed=0)
+    m.compile(optimizer="adam", loss="softmax_cross_entropy", metrics=["accuracy"])
+    class Ready(fn.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                print("READY", flush=True)
+    h = m.fit(X, y, epochs=100000, batch_size=32, verbose=0, callbacks=[Ready()])
+    assert np.isfinite(m.params).all()
+    assert m.optimizer.iterations == m._step
+    print("RETURNED", len(h.epoch), m.optimizer.iterations, flush=True)
+""")
+
+
+def test_ctrl_c_stops_at_a_step_boundary_and_returns_history():
+    p = subprocess.Popen([sys.executable, "-c", CTRL_C], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "READY"
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    assert "RETURNED" in out and "interrupted" in err
