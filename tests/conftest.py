@@ -29,3 +29,14 @@ def threads():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+KERNEL_TEST_FILES = {"test_config.py", "test_gemm.py", "test_act.py", "test_loss.py",
+                     "test_reduce.py", "test_norm.py", "test_dropout.py", "test_optim.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    # .ci/run reruns these once per SIMD path (FASTNN_ISA=...)
+    for item in items:
+        if item.path.name in KERNEL_TEST_FILES:
+            item.add_marker(pytest.mark.kernels)

@@ -1,0 +1,53 @@
+"""The command line: the main job, model files, and argparse-style errors."""
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "fastnn", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_train_default_digits_prints_progress_and_accuracy(tmp_path):
+    model = tmp_path / "d.fnn"
+    r = cli("train", "--epochs", "5", "--hidden", "64", "--batch-size", "32", "--save",
+            str(model), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "digits: 1,438 train / 359 test" in r.stdout
+    assert "Epoch 5/5" in r.stdout and "test accuracy" in r.stdout
+    acc = float(r.stdout.rsplit("test accuracy", 1)[1].split("%")[0])
+    assert acc > 90
+    r = cli("evaluate", str(model))
+    assert r.returncode == 0 and "accuracy:" in r.stdout
+    r = cli("predict", str(model), "--limit", "3")
+    assert r.returncode == 0 and r.stdout.count("predicted") == 3
+    r = cli("info", str(model))
+    assert r.returncode == 0 and "Dense(64, 64, relu)" in r.stdout
+
+
+@pytest.mark.parametrize("args,match", [
+    (["train", "--dataset", "cifar"], "invalid choice"),
+    (["train", "--lr", "-1"], "must be positive"),
+    (["train", "--hidden", "64,x"], "comma-separated"),
+    (["train", "--dropout", "1.5"], "in [0, 1)"),
+    (["train", "--epochs", "0"], "must be positive"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_options_are_argparse_errors(args, match):
+    r = cli(*args)
+    assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr
+
+
+def test_damaged_model_file_is_an_error_not_a_traceback(tmp_path):
+    bad = tmp_path / "bad.fnn"
+    bad.write_bytes(b"not a model")
+    for cmd in ("evaluate", "info", "predict"):
+        r = cli(cmd, str(bad))
+        assert r.returncode == 1 and "error:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_config_command():
+    r = cli("config")
+    assert r.returncode == 0 and "isa:" in r.stdout and "threads:" in r.stdout

@@ -1,0 +1,211 @@
+"""Model files: round trip, exact resume, damaged and hostile files, atomic saves."""
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastnn as fn
+from fastnn import io
+
+
+def data(n=120, seed=0):
+    r = np.random.default_rng(seed)
+    X = r.standard_normal((n, 8)).astype(np.float32)
+    return X, (X[:, :3].sum(1) > 0).astype(np.int64) + (X[:, 3] > 1)
+
+
+def build(seed=0):
+    m = fn.Sequential([fn.Dense(8, 32, activation="relu", kernel_regularizer=fn.L2(1e-4)),
+                       fn.BatchNorm(), fn.Dropout(0.2), fn.Dense(32, 3)], seed=seed)
+    m.compile(optimizer=fn.AdamW(1e-2, amsgrad=True, clipnorm=1.0),
+              loss=fn.SoftmaxCrossEntropy(label_smoothing=0.05), metrics=["accuracy"])
+    return m
+
+
+def test_roundtrip_keeps_everything(tmp_path):
+    X, y = data()
+    m = build()
+    m.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    m.save(tmp_path / "m.fnn", epoch=2)
+    m2 = fn.load_model(tmp_path / "m.fnn")
+    assert repr(m2) == repr(m) and m2.saved_epoch == 2
+    np.testing.assert_array_equal(m2.params, m.params)
+    np.testing.assert_array_equal(m2.buffers, m.buffers)
+    assert m2.optimizer.get_config() == m.optimizer.get_config()
+    assert m2.optimizer.iterations == m.optimizer.iterations
+    for k in m.optimizer.state:
+        np.testing.assert_array_equal(m2.optimizer.state[k], m.optimizer.state[k])
+    np.testing.assert_array_equal(m2.predict(X), m.predict(X))
+    assert m2.loss.label_smoothing == 0.05
+
+
+def test_exact_resume_is_bit_identical(tmp_path):
+    X, y = data()
+    full = build()
+    full.fit(X, y, epochs=5, batch_size=16, verbose=0)
+    part = build()
+    part.fit(X, y, epochs=3, batch_size=16, verbose=0)
+    part.save(tmp_path / "ckpt.fnn", epoch=3)
+    resumed = fn.load_model(tmp_path / "ckpt.fnn")
+    resumed.fit(X, y, epochs=5, initial_epoch=3, batch_size=16, verbose=0)
+    np.testing.assert_array_equal(resumed.params, full.params)
+    np.testing.assert_array_equal(resumed.buffers, full.buffers)
+
+
+def test_weights_only_npz(tmp_path):
+    m = build()
+    m.build((8,))
+    m.save_weights(tmp_path / "w.npz")
+    with np.load(tmp_path / "w.npz", allow_pickle=False) as z:
+        np.testing.assert_array_equal(z["layer0.kernel"], m.layers[0].kernel)
+        assert set(z.files) >= {"layer1.running_mean", "layer3.bias"}
+
+
+def _craft(tmp_path, header, payload=b"", version=io.FORMAT_VERSION, magic=io.MAGIC):
+    import hashlib
+    h = json.dumps(header).encode()
+    body = struct.pack("<8sIQ", magic, version, len(h)) + h + payload
+    p = tmp_path / "crafted.fnn"
+    p.write_bytes(body + hashlib.sha256(body).digest())
+    return p
+
+
+def _good_header(tmp_path):
+    m = build()
+    m.build((8,))
+    m.save(tmp_path / "good.fnn")
+    raw = (tmp_path / "good.fnn").read_bytes()
+    _, _, hlen = struct.unpack_from("<8sIQ", raw)
+    return json.loads(raw[20:20 + hlen]), raw[20 + hlen:-32]
+
+
+@pytest.mark.parametrize("mutate,match", [
+    (lambda h: h["model"]["layers"].__setitem__(0, {"type": "os.system", "config": {}}),
+     "unknown layer type"),
+    (lambda h: h["model"]["layers"][0]["config"].__setitem__("out_features", 33),
+     "received 33|shape|needs"),
+    (lambda h: h["arrays"][0].__setitem__("shape", [2**39, 2**39]), "declares|invalid"),
+    (lambda h: h["arrays"][0].__setitem__("dtype", "|O"), "invalid array"),
+    (lambda h: h["arrays"][0].__setitem__("offset", 10**12), "beyond"),
+    (lambda h: h["model"]["layers"][0]["config"].__setitem__("activation", "rm -rf"),
+     "invalid architecture"),
+    (lambda h: h["model"]["layers"][0].__setitem__("config", {"__class__": 1}),
+     "invalid architecture"),
+    (lambda h: h.__setitem__("format", "pickle"), "does not describe"),
+])
+def test_hostile_headers_raise_model_file_error(tmp_path, mutate, match):
+    header, payload = _good_header(tmp_path)
+    mutate(header)
+    with pytest.raises(fn.ModelFileError, match=match):
+        fn.load_model(_craft(tmp_path, header, payload))
+
+
+@pytest.mark.parametrize("kind", ["truncated", "bitflip", "magic", "version", "empty",
+                                  "huge_header"])
+def test_damaged_files_raise_model_file_error(tmp_path, kind):
+    header, payload = _good_header(tmp_path)
+    raw = (tmp_path / "good.fnn").read_bytes()
+    p = tmp_path / "bad.fnn"
+    if kind == "truncated":
+        p.write_bytes(raw[: len(raw) // 2])
+    elif kind == "bitflip":
+        b = bytearray(raw)
+        b[len(b) // 2] ^= 0x10
+        p.write_bytes(bytes(b))
+    elif kind == "magic":
+        p = _craft(tmp_path, header, payload, magic=b"PK\x03\x04xxxx")
+    elif kind == "version":
+        p = _craft(tmp_path, header, payload, version=99)
+    elif kind == "empty":
+        p.write_bytes(b"")
+    else:
+        import hashlib
+        body = struct.pack("<8sIQ", io.MAGIC, 1, 2**62) + b"{}"
+        p.write_bytes(body + hashlib.sha256(body).digest())
+    with pytest.raises(fn.ModelFileError):
+        fn.load_model(p)
+
+
+def test_fuzz_mutated_files_load_identically_or_raise(tmp_path):
+    m = build()
+    m.build((8,))
+    m.save(tmp_path / "good.fnn")
+    raw = (tmp_path / "good.fnn").read_bytes()
+    r = np.random.default_rng(0)
+    outcomes = {"error": 0, "same": 0}
+    for i in range(300):
+        b = bytearray(raw)
+        op = i % 4
+        if op == 0:
+            for _ in range(r.integers(1, 8)):
+                b[r.integers(len(b))] = r.integers(256)
+        elif op == 1:
+            b = b[: r.integers(len(b))]
+        elif op == 2:
+            k = r.integers(len(b))
+            b[k:k] = bytes(r.integers(0, 256, r.integers(1, 64), dtype=np.uint8))
+        else:
+            k = r.integers(len(b) - 8)
+            del b[k:k + r.integers(1, 8)]
+        p = tmp_path / "fuzz.fnn"
+        p.write_bytes(bytes(b))
+        try:
+            got = fn.load_model(p)
+        except fn.ModelFileError:
+            outcomes["error"] += 1
+            continue
+        np.testing.assert_array_equal(got.params, m.params)
+        outcomes["same"] += 1
+    assert outcomes["error"] + outcomes["same"] == 300 and outcomes["error"] > 250
+
+
+def test_loading_never_unpickles(tmp_path):
+    import pickle
+    p = tmp_path / "evil.fnn"
+    p.write_bytes(pickle.dumps({"x": 1}))
+    with pytest.raises(fn.ModelFileError, match="magic|short"):
+        fn.load_model(p)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(fn.ModelFileError, match="cannot read"):
+        fn.load_model(tmp_path / "nope.fnn")
+
+
+KILL = textwrap.dedent("""
+    import sys, numpy as np, fastnn as fn
+    m = fn.Sequential([fn.Dense(256, 1024), fn.Dense(1024, 256)], seed=int(sys.argv[2]))
+    m.build((256,))
+    print("GO", flush=True)
+    while True:
+        m.save(sys.argv[1])
+""")
+
+
+def test_kill_during_save_leaves_old_or_new_file(tmp_path):
+    path = tmp_path / "m.fnn"
+    old = fn.Sequential([fn.Dense(256, 1024), fn.Dense(1024, 256)], seed=1)
+    old.build((256,))
+    old.save(path)
+    new = fn.Sequential([fn.Dense(256, 1024), fn.Dense(1024, 256)], seed=2)
+    new.build((256,))
+    r = np.random.default_rng(0)
+    for trial in range(8):
+        p = subprocess.Popen([sys.executable, "-c", KILL, str(path), "2"],
+                             stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "GO"
+        import time
+        time.sleep(float(r.uniform(0.0, 0.2)))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        got = fn.load_model(path)
+        assert np.array_equal(got.params, old.params) or np.array_equal(got.params, new.params)
+    leftovers = [f for f in os.listdir(tmp_path) if f.startswith(".fastnn-")]
+    for f in leftovers:           # a killed writer may leave its temp file, never the target
+        os.remove(tmp_path / f)
