@@ -37,6 +37,14 @@ typedef struct fnn_ktable {
     int s_rows[5], d_rows[5];   /* rows of each microkernel; s_rows[0] = MR */
     int s_nr, s_kc, s_nc;       /* float32 tile width and cache blocks */
     int d_nr, d_kc, d_nc;       /* float64 tile width and cache blocks */
+    /* one-row (GEMV, batch-1) microkernels: 1 x *_gemv_nr, enough accumulators to hide
+     * FMA latency when only one row of A exists; same signature */
+    void (*sgemv_ukr)(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                      const float *b, ptrdiff_t rsb, float beta, float *c, ptrdiff_t ldc);
+    void (*dgemv_ukr)(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+                      ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta, double *c,
+                      ptrdiff_t ldc);
+    int s_gemv_nr, d_gemv_nr;
 } fnn_ktable;
 
 extern const fnn_ktable *fnn_kt;   /* the selected row; generic until fnn_set_isa */
@@ -94,19 +102,21 @@ size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, i
     void name(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa, ptrdiff_t csa,       \
               const double *b, ptrdiff_t rsb, double beta, double *c, ptrdiff_t ldc)
 FNN_SUKR(fnn_sgemm_ukr_generic_4x8); FNN_SUKR(fnn_sgemm_ukr_generic_2x8);
-FNN_SUKR(fnn_sgemm_ukr_generic_1x8);
+FNN_SUKR(fnn_sgemm_ukr_generic_1x8); FNN_SUKR(fnn_sgemm_ukr_generic_1x32);
 FNN_DUKR(fnn_dgemm_ukr_generic_4x4); FNN_DUKR(fnn_dgemm_ukr_generic_2x4);
-FNN_DUKR(fnn_dgemm_ukr_generic_1x4);
+FNN_DUKR(fnn_dgemm_ukr_generic_1x4); FNN_DUKR(fnn_dgemm_ukr_generic_1x16);
 FNN_SUKR(fnn_sgemm_ukr_avx2_6x16); FNN_SUKR(fnn_sgemm_ukr_avx2_4x16);
 FNN_SUKR(fnn_sgemm_ukr_avx2_2x16); FNN_SUKR(fnn_sgemm_ukr_avx2_1x16);
+FNN_SUKR(fnn_sgemm_ukr_avx2_1x64);
 FNN_DUKR(fnn_dgemm_ukr_avx2_6x8); FNN_DUKR(fnn_dgemm_ukr_avx2_4x8);
 FNN_DUKR(fnn_dgemm_ukr_avx2_2x8); FNN_DUKR(fnn_dgemm_ukr_avx2_1x8);
+FNN_DUKR(fnn_dgemm_ukr_avx2_1x32);
 FNN_SUKR(fnn_sgemm_ukr_avx512_12x32); FNN_SUKR(fnn_sgemm_ukr_avx512_8x32);
 FNN_SUKR(fnn_sgemm_ukr_avx512_4x32); FNN_SUKR(fnn_sgemm_ukr_avx512_2x32);
-FNN_SUKR(fnn_sgemm_ukr_avx512_1x32);
+FNN_SUKR(fnn_sgemm_ukr_avx512_1x32); FNN_SUKR(fnn_sgemm_ukr_avx512_1x128);
 FNN_DUKR(fnn_dgemm_ukr_avx512_12x16); FNN_DUKR(fnn_dgemm_ukr_avx512_8x16);
 FNN_DUKR(fnn_dgemm_ukr_avx512_4x16); FNN_DUKR(fnn_dgemm_ukr_avx512_2x16);
-FNN_DUKR(fnn_dgemm_ukr_avx512_1x16);
+FNN_DUKR(fnn_dgemm_ukr_avx512_1x16); FNN_DUKR(fnn_dgemm_ukr_avx512_1x64);
 
 #ifdef __cplusplus
 }

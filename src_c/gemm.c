@@ -15,8 +15,8 @@
 #define FNN_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define FNN_CDIV(a, b) (((a) + (b) - 1) / (b))
 #define FNN_GEMM_MAX_TILE 512       /* >= MR * NR of every table row */
-#define FNN_GEMM_STACK 4096         /* elements of each per-thread unpacked-path scratch */
-#define FNN_GEMM_ITEM_TILES 8       /* NR tiles per work item: granularity of thread split */
+#define FNN_GEMM_STACK 8192         /* elements of each per-thread unpacked-path scratch */
+#define FNN_GEMM_ITEM_TILES 4       /* NR tiles per work item: granularity of thread split */
 #define FNN_GEMM_MT_MIN (1 << 18)   /* m*n*k below this runs on one thread: the fork costs more */
 #define FNN_GEMM_ALIGN 64
 
@@ -30,6 +30,14 @@ static int fnn_thread_num(void)
 }
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+
+/* Split n into equal blocks of at most bmax: k = 784 as 4 x 196, not 3 x 256 + 16,
+ * so no K panel is a short one that reloads C for little work */
+static ptrdiff_t fnn_even_block(ptrdiff_t bmax, ptrdiff_t n)
+{
+    ptrdiff_t nblk = FNN_CDIV(n, bmax);
+    return nblk > 1 ? FNN_CDIV(n, nblk) : bmax;
+}
 
 /* Bytes of the shared packed-B panel and of each thread's A micro-panel */
 static void ws_parts(size_t es, int mr, int nr, int kc, int nc, ptrdiff_t n, ptrdiff_t k,
@@ -118,6 +126,12 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
         if (m <= 0 || n <= 0) return;                                                         \
         if (k <= 0 || alpha == 0) {                                                           \
             no_product_##P(&g);                                                               \
+            return;                                                                           \
+        }                                                                                     \
+        if (m == 1 && !trans_b && n >= t->P##_gemv_nr) {                                      \
+            static const int one_row[2] = {1, 0};                                             \
+            g.mr = 1, g.nr = t->P##_gemv_nr, g.ukr = &t->P##gemv_ukr, g.rows = one_row;       \
+            gemm_direct_##P(&g, 1);                                                           \
             return;                                                                           \
         }                                                                                     \
         if (n <= 16 && m > n) {                                                               \

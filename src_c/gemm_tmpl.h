@@ -169,7 +169,7 @@ static void FN(no_product)(const FN(gemm_args) *g)
 static void FN(direct_item)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t j1,
                             T *bbuf)
 {
-    ptrdiff_t p0, kc, j, kcd = FNN_MIN(g->kc, FNN_GEMM_STACK / g->nr);
+    ptrdiff_t p0, kc, j, kcd = fnn_even_block(FNN_MIN(g->kc, FNN_GEMM_STACK / g->nr), g->k);
     ptrdiff_t rsa = g->ta ? 1 : g->lda, csa = g->ta ? g->lda : 1;
     for (p0 = 0; p0 < g->k; p0 += kc) {
         const T *ap = g->a + i0 * rsa + p0 * csa;
@@ -223,11 +223,11 @@ static void FN(gemm_packed)(const FN(gemm_args) *g, T *bp, T *ap0, size_t a_stri
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         T *ap = ap0 + (size_t)fnn_thread_num() * a_stride;
-        ptrdiff_t jc, nc, p0, kc, jp;
+        ptrdiff_t jc, nc, p0, kc, jp, kstep = fnn_even_block(g->kc, g->k);
         for (jc = 0; jc < g->n; jc += nc) {
             nc = FNN_MIN(g->nc, g->n - jc);
             for (p0 = 0; p0 < g->k; p0 += kc) {
-                kc = FNN_MIN(g->kc, g->k - p0);
+                kc = FNN_MIN(kstep, g->k - p0);
 #pragma omp for schedule(static)
                 for (jp = 0; jp < FNN_CDIV(nc, g->nr); ++jp)
                     FN(pack_b)(g, jc + jp * g->nr, p0, kc, bp + jp * g->nr * kc);
