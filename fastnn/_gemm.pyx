@@ -72,6 +72,8 @@ def _check_dtype(x, str name, dtype):
 def _row_stride(x, str name):
     """Leading dimension in elements; rows must be contiguous and not overlap."""
     item, (rows, cols) = x.itemsize, x.shape
+    if rows == 0 or cols == 0:  # nothing is read or written
+        return max(cols, 1)
     if cols > 1 and x.strides[1] != item:
         raise ValueError(f"{name} must have contiguous rows (stride {item} along axis 1); got "
                          f"{name}.strides={x.strides}. Use np.ascontiguousarray({name}) or "
@@ -101,6 +103,11 @@ def _no_overlap(x, str name, others):
             raise ValueError(f"{name} must not share memory with {yname}")
 
 
+def workspace_bytes(dtype, m, n, k, nthreads):
+    """Packing workspace fnn_<s|d>gemm needs for ``nthreads`` threads (selected ISA)."""
+    return fnn_gemm_ws_bytes(np.dtype(dtype).itemsize, m, n, k, nthreads)
+
+
 cdef char *_workspace(size_t nbytes):
     buf = getattr(_tls, "ws", None)
     if buf is None or buf.nbytes < nbytes:
@@ -112,6 +119,13 @@ cdef char *_workspace(size_t nbytes):
 def matmul(a, b, *, trans_a=False, trans_b=False, bias=None, activation=None, alpha=1.0,
            beta=0.0, out=None, preact=None, dact_y=None):
     """C := act(alpha * op(a) @ op(b) + beta * C + bias); see ``fastnn.ops.matmul``."""
+    return _matmul(a, b, trans_a, trans_b, bias, activation, alpha, beta, out, preact, dact_y)
+
+
+def _matmul(a, b, trans_a=False, trans_b=False, bias=None, activation=None, alpha=1.0,
+            beta=0.0, out=None, preact=None, dact_y=None, ws_limit=None):
+    """matmul with a test hook: ``ws_limit`` caps the workspace bytes handed to C
+    (0 passes NULL), to exercise the unpacked fallback and the thread cap."""
     cdef fnn_epilogue epi
     cdef int ta = bool(trans_a), tb = bool(trans_b), nt
     cdef ptrdiff_t m, n, k, lda, ldb, ldc
@@ -178,7 +192,9 @@ def matmul(a, b, *, trans_a=False, trans_b=False, bias=None, activation=None, al
              and epi.dact_y == NULL)
     nt = fnn_get_max_threads()
     ws_bytes = fnn_gemm_ws_bytes(dtype.itemsize, m, n, k, nt)
-    ws = _workspace(ws_bytes)
+    if ws_limit is not None:
+        ws_bytes = min(ws_bytes, <size_t>ws_limit)
+    ws = _workspace(ws_bytes) if ws_bytes else NULL
     pa = <char *>cnp.PyArray_DATA(a)
     pb = <char *>cnp.PyArray_DATA(b)
     pc = <char *>cnp.PyArray_DATA(out)

@@ -26,15 +26,25 @@ typedef struct fnn_ktable {
     int isa;
     int (*probe)(void); /* vector width in bits of the code compiled for this path */
     /* GEMM microkernels (gemm_ukr_<isa>.c) go here. */
-    /* C[mr x nr] := alpha * A[mr x k] . B[k x nr] + beta * C, A(i,p) = a[i*rsa + p*csa],
-     * B row p at b + p*rsb (unit stride), beta == 0 never reads C. */
-    void (*sgemm_ukr)(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+    /* C[r x NR] := alpha * A[r x k] . B[k x NR] + beta * C for r = *_rows[i] (MR first, then
+     * smaller row counts for edges, 0-terminated); A(i,p) = a[i*rsa + p*csa], B row p at
+     * b + p*rsb (unit stride), beta == 0 never reads C. */
+    void (*sgemm_ukr[5])(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                         const float *b, ptrdiff_t rsb, float beta, float *c, ptrdiff_t ldc);
+    void (*dgemm_ukr[5])(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+                         ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta, double *c,
+                         ptrdiff_t ldc);
+    int s_rows[5], d_rows[5];   /* rows of each microkernel; s_rows[0] = MR */
+    int s_nr, s_kc, s_nc;       /* float32 tile width and cache blocks */
+    int d_nr, d_kc, d_nc;       /* float64 tile width and cache blocks */
+    /* one-row (GEMV, batch-1) microkernels: 1 x *_gemv_nr, enough accumulators to hide
+     * FMA latency when only one row of A exists; same signature */
+    void (*sgemv_ukr)(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                       const float *b, ptrdiff_t rsb, float beta, float *c, ptrdiff_t ldc);
-    void (*dgemm_ukr)(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+    void (*dgemv_ukr)(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
                       ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta, double *c,
                       ptrdiff_t ldc);
-    int s_mr, s_nr, s_kc, s_nc; /* float32 register tile and cache blocks */
-    int d_mr, d_nr, d_kc, d_nc; /* float64 register tile and cache blocks */
+    int s_gemv_nr, d_gemv_nr;
 } fnn_ktable;
 
 extern const fnn_ktable *fnn_kt;   /* the selected row; generic until fnn_set_isa */
@@ -84,24 +94,29 @@ void fnn_dgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, 
 /* packing workspace for up to nthreads threads with the selected ISA's blocking; 0 if none */
 size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int nthreads);
 
-void fnn_sgemm_ukr_generic_4x8(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
-                                ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta,
-                                float *c, ptrdiff_t ldc);
-void fnn_dgemm_ukr_generic_4x4(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
-                               ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
-                               double *c, ptrdiff_t ldc);
-void fnn_sgemm_ukr_avx2_6x16(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
-                             ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta,
-                             float *c, ptrdiff_t ldc);
-void fnn_dgemm_ukr_avx2_6x8(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
-                            ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
-                            double *c, ptrdiff_t ldc);
-void fnn_sgemm_ukr_avx512_12x32(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
-                                ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta,
-                                float *c, ptrdiff_t ldc);
-void fnn_dgemm_ukr_avx512_12x16(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
-                                ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
-                                double *c, ptrdiff_t ldc);
+/* Microkernels: fnn_<s|d>gemm_ukr_<isa>_<rows>x<NR>, the signature of fnn_ktable.sgemm_ukr */
+#define FNN_SUKR(name)                                                                       \
+    void name(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,         \
+              const float *b, ptrdiff_t rsb, float beta, float *c, ptrdiff_t ldc)
+#define FNN_DUKR(name)                                                                       \
+    void name(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa, ptrdiff_t csa,       \
+              const double *b, ptrdiff_t rsb, double beta, double *c, ptrdiff_t ldc)
+FNN_SUKR(fnn_sgemm_ukr_generic_4x8); FNN_SUKR(fnn_sgemm_ukr_generic_2x8);
+FNN_SUKR(fnn_sgemm_ukr_generic_1x8); FNN_SUKR(fnn_sgemm_ukr_generic_1x32);
+FNN_DUKR(fnn_dgemm_ukr_generic_4x4); FNN_DUKR(fnn_dgemm_ukr_generic_2x4);
+FNN_DUKR(fnn_dgemm_ukr_generic_1x4); FNN_DUKR(fnn_dgemm_ukr_generic_1x16);
+FNN_SUKR(fnn_sgemm_ukr_avx2_6x16); FNN_SUKR(fnn_sgemm_ukr_avx2_4x16);
+FNN_SUKR(fnn_sgemm_ukr_avx2_2x16); FNN_SUKR(fnn_sgemm_ukr_avx2_1x16);
+FNN_SUKR(fnn_sgemm_ukr_avx2_1x64);
+FNN_DUKR(fnn_dgemm_ukr_avx2_6x8); FNN_DUKR(fnn_dgemm_ukr_avx2_4x8);
+FNN_DUKR(fnn_dgemm_ukr_avx2_2x8); FNN_DUKR(fnn_dgemm_ukr_avx2_1x8);
+FNN_DUKR(fnn_dgemm_ukr_avx2_1x32);
+FNN_SUKR(fnn_sgemm_ukr_avx512_12x32); FNN_SUKR(fnn_sgemm_ukr_avx512_8x32);
+FNN_SUKR(fnn_sgemm_ukr_avx512_4x32); FNN_SUKR(fnn_sgemm_ukr_avx512_2x32);
+FNN_SUKR(fnn_sgemm_ukr_avx512_1x32); FNN_SUKR(fnn_sgemm_ukr_avx512_1x128);
+FNN_DUKR(fnn_dgemm_ukr_avx512_12x16); FNN_DUKR(fnn_dgemm_ukr_avx512_8x16);
+FNN_DUKR(fnn_dgemm_ukr_avx512_4x16); FNN_DUKR(fnn_dgemm_ukr_avx512_2x16);
+FNN_DUKR(fnn_dgemm_ukr_avx512_1x16); FNN_DUKR(fnn_dgemm_ukr_avx512_1x64);
 
 /* ------------------------------------------------------------------------------
  * Activations (act.c): y := act(x); dx := dy * act'(.) from y, or from x when

@@ -15,8 +15,8 @@
 #define FNN_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define FNN_CDIV(a, b) (((a) + (b) - 1) / (b))
 #define FNN_GEMM_MAX_TILE 512       /* >= MR * NR of every table row */
-#define FNN_GEMM_STACK 4096         /* elements of each per-thread unpacked-path scratch */
-#define FNN_GEMM_ITEM_TILES 8       /* NR tiles per work item: granularity of thread split */
+#define FNN_GEMM_STACK 8192         /* elements of each per-thread unpacked-path scratch */
+#define FNN_GEMM_ITEM_TILES 4       /* NR tiles per work item: granularity of thread split */
 #define FNN_GEMM_MT_MIN (1 << 18)   /* m*n*k below this runs on one thread: the fork costs more */
 #define FNN_GEMM_ALIGN 64
 
@@ -30,6 +30,14 @@ static int fnn_thread_num(void)
 }
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+
+/* Split n into equal blocks of at most bmax: k = 784 as 4 x 196, not 3 x 256 + 16,
+ * so no K panel is a short one that reloads C for little work */
+static ptrdiff_t fnn_even_block(ptrdiff_t bmax, ptrdiff_t n)
+{
+    ptrdiff_t nblk = FNN_CDIV(n, bmax);
+    return nblk > 1 ? FNN_CDIV(n, nblk) : bmax;
+}
 
 /* Bytes of the shared packed-B panel and of each thread's A micro-panel */
 static void ws_parts(size_t es, int mr, int nr, int kc, int nc, ptrdiff_t n, ptrdiff_t k,
@@ -46,9 +54,9 @@ size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, i
     size_t bb, ab;
     if (m <= 0 || n <= 0 || k <= 0) return 0;
     if (elem_size == 4)
-        ws_parts(4, t->s_mr, t->s_nr, t->s_kc, t->s_nc, n, k, &bb, &ab);
+        ws_parts(4, t->s_rows[0], t->s_nr, t->s_kc, t->s_nc, n, k, &bb, &ab);
     else
-        ws_parts(8, t->d_mr, t->d_nr, t->d_kc, t->d_nc, n, k, &bb, &ab);
+        ws_parts(8, t->d_rows[0], t->d_nr, t->d_kc, t->d_nc, n, k, &bb, &ab);
     return FNN_GEMM_ALIGN + bb + (size_t)FNN_MAX(nthreads, 1) * ab;
 }
 
@@ -90,6 +98,17 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
 #undef FNN_EXP
 #undef FNN_TANH
 
+/* C := act(alpha op(A) op(B) + beta C + bias) via C^T := op(B)^T op(A)^T when n is tiny:
+ * vectors then run along m instead of wasting most lanes of an NR-wide tile */
+#define FNN_GEMM_TRANSPOSE(g)                                                                 \
+    do {                                                                                      \
+        const void *pt = (g).a;                                                               \
+        ptrdiff_t st = (g).m;                                                                 \
+        int tt = (g).ta;                                                                      \
+        (g).a = (g).b, (g).b = pt, (g).m = (g).n, (g).n = st, st = (g).lda;                   \
+        (g).lda = (g).ldb, (g).ldb = st, (g).ta = !(g).tb, (g).tb = !tt, (g).ct = 1;          \
+    } while (0)
+
 /* Path choice depends on the shape and the workspace only, never on the thread count:
  * skinny problems (batch <= 32 with B in place, or n <= 16) skip packing. */
 #define FNN_GEMM_DRIVER(FNAME, T, P)                                                          \
@@ -98,15 +117,26 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
                ptrdiff_t ldc, const fnn_epilogue *epi, void *ws, size_t ws_bytes)             \
     {                                                                                         \
         const fnn_ktable *t = fnn_kt;                                                         \
-        gemm_args_##P g = {trans_a != 0, trans_b != 0, t->P##_mr, t->P##_nr, t->P##_kc,       \
-                           t->P##_nc, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c, epi,      \
-                           t->P##gemm_ukr};                                                   \
+        gemm_args_##P g = {trans_a != 0, trans_b != 0, t->P##_rows[0], t->P##_nr, t->P##_kc,  \
+                           t->P##_nc, 0, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c, epi,   \
+                           t->P##gemm_ukr, t->P##_rows};                                      \
         size_t bb, ab, spare = 0;                                                             \
         uintptr_t base = ((uintptr_t)ws + FNN_GEMM_ALIGN - 1) & ~(uintptr_t)(FNN_GEMM_ALIGN - 1); \
         int nt;                                                                               \
         if (m <= 0 || n <= 0) return;                                                         \
         if (k <= 0 || alpha == 0) {                                                           \
             no_product_##P(&g);                                                               \
+            return;                                                                           \
+        }                                                                                     \
+        if (m == 1 && !trans_b && n >= t->P##_gemv_nr) {                                      \
+            static const int one_row[2] = {1, 0};                                             \
+            g.mr = 1, g.nr = t->P##_gemv_nr, g.ukr = &t->P##gemv_ukr, g.rows = one_row;       \
+            gemm_direct_##P(&g, 1);                                                           \
+            return;                                                                           \
+        }                                                                                     \
+        if (n <= 16 && m > n) {                                                               \
+            FNN_GEMM_TRANSPOSE(g);                                                            \
+            gemm_direct_##P(&g, gemm_threads(m, n, k, 0, 0));                                 \
             return;                                                                           \
         }                                                                                     \
         ws_parts(sizeof(T), g.mr, g.nr, g.kc, g.nc, n, k, &bb, &ab);                          \

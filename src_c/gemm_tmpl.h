@@ -8,15 +8,19 @@
  * Every C element is summed over p in the same KC order whoever owns its tile, so the
  * result does not depend on the thread count. */
 
+typedef void (*FN(ukr_fn))(ptrdiff_t, T, const T *, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t,
+                           T, T *, ptrdiff_t);
+
 typedef struct FN(gemm_args) {
     int ta, tb, mr, nr, kc, nc;
+    int ct; /* computing C^T = op(B)^T op(A)^T: tiles are stored transposed into C */
     ptrdiff_t m, n, k, lda, ldb, ldc;
     T alpha, beta;
     const T *a, *b;
     T *c;
     const fnn_epilogue *epi;
-    void (*ukr)(ptrdiff_t, T, const T *, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, T, T *,
-                ptrdiff_t);
+    FN(ukr_fn) const *ukr; /* microkernels for rows[0] = MR, rows[1], ..., 0-terminated */
+    const int *rows;
 } FN(gemm_args);
 
 /* dst[p*MR + i] = op(A)[i0+i, p0+p], rows past m zero so edge panels run full tiles */
@@ -106,25 +110,47 @@ static void FN(epilogue)(const FN(gemm_args) *g, T *c, ptrdiff_t i0, ptrdiff_t j
     }
 }
 
-/* C[i0:, j0:] (+)= one K panel; edge tiles go through a full scratch tile, then the
- * epilogue runs on the tile while it is still in L1 if this was the last panel */
+/* C tile := alpha * A panel . B panel + beta * C tile, splitting the rows over the
+ * microkernel ladder (MR, then smaller) so edge rows cost no padded work */
+static void FN(rows_ukr)(const FN(gemm_args) *g, ptrdiff_t mr, ptrdiff_t kc, const T *ap,
+                         ptrdiff_t rsa, ptrdiff_t csa, const T *bp, ptrdiff_t rsb, T beta,
+                         T *c, ptrdiff_t ldc)
+{
+    ptrdiff_t i = 0;
+    int r = 0;
+    while (i < mr) {
+        while (g->rows[r] > mr - i) ++r;
+        g->ukr[r](kc, g->alpha, ap + i * rsa, rsa, csa, bp, rsb, beta, c + i * ldc, ldc);
+        i += g->rows[r];
+    }
+}
+
+/* C[i0:, j0:] (+)= one K panel; column edges and transposed C go through a scratch
+ * tile, then the epilogue runs on the tile while it is still in L1 if this was the
+ * last panel */
 static void FN(tile)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t p0,
                      ptrdiff_t kc, const T *ap, ptrdiff_t rsa, ptrdiff_t csa, const T *bp,
                      ptrdiff_t rsb)
 {
     ptrdiff_t i, j, mr = FNN_MIN(g->mr, g->m - i0), nr = FNN_MIN(g->nr, g->n - j0);
-    T beta = p0 == 0 ? g->beta : 1, *c = g->c + i0 * g->ldc + j0;
-    if (mr == g->mr && nr == g->nr) {
-        g->ukr(kc, g->alpha, ap, rsa, csa, bp, rsb, beta, c, g->ldc);
+    ptrdiff_t ldc = g->ldc, si = g->ct ? 1 : ldc, sj = g->ct ? ldc : 1; /* C strides */
+    T beta = p0 == 0 ? g->beta : 1, *c = g->c + i0 * si + j0 * sj;
+    if (nr == g->nr && !g->ct) {
+        FN(rows_ukr)(g, mr, kc, ap, rsa, csa, bp, rsb, beta, c, ldc);
     } else {
         T tmp[FNN_GEMM_MAX_TILE];
-        g->ukr(kc, g->alpha, ap, rsa, csa, bp, rsb, 0, tmp, g->nr);
+        FN(rows_ukr)(g, mr, kc, ap, rsa, csa, bp, rsb, 0, tmp, g->nr);
         for (i = 0; i < mr; ++i)
             for (j = 0; j < nr; ++j)
-                c[i * g->ldc + j] = beta == 0 ? tmp[i * g->nr + j]
-                                              : tmp[i * g->nr + j] + beta * c[i * g->ldc + j];
+                c[i * si + j * sj] = beta == 0 ? tmp[i * g->nr + j]
+                                               : tmp[i * g->nr + j] + beta * c[i * si + j * sj];
     }
-    if (g->epi && p0 + kc == g->k) FN(epilogue)(g, c, i0, j0, mr, nr);
+    if (g->epi && p0 + kc == g->k) {
+        if (g->ct)
+            FN(epilogue)(g, c, j0, i0, nr, mr); /* in C's own coordinates */
+        else
+            FN(epilogue)(g, c, i0, j0, mr, nr);
+    }
 }
 
 /* k == 0 or alpha == 0: C := epilogue(beta * C) without touching A or B */
@@ -139,23 +165,15 @@ static void FN(no_product)(const FN(gemm_args) *g)
 }
 
 /* One work item of the unpacked path: rows [i0, i0+MR) x columns [j0, j1). A and B are
- * read in place; only edge panels (and transposed B) are copied, into stack scratch. */
+ * read in place; only B edge panels (and transposed B) are copied, into stack scratch. */
 static void FN(direct_item)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t j1,
-                            T *abuf, T *bbuf)
+                            T *bbuf)
 {
-    ptrdiff_t p0, kc, j, kcd = FNN_MIN(g->kc, FNN_GEMM_STACK / FNN_MAX(g->mr, g->nr));
-    int full_a = i0 + g->mr <= g->m;
+    ptrdiff_t p0, kc, j, kcd = fnn_even_block(FNN_MIN(g->kc, FNN_GEMM_STACK / g->nr), g->k);
+    ptrdiff_t rsa = g->ta ? 1 : g->lda, csa = g->ta ? g->lda : 1;
     for (p0 = 0; p0 < g->k; p0 += kc) {
-        const T *ap = abuf;
-        ptrdiff_t rsa = 1, csa = g->mr;
+        const T *ap = g->a + i0 * rsa + p0 * csa;
         kc = FNN_MIN(kcd, g->k - p0);
-        if (full_a) {
-            ap = g->ta ? g->a + p0 * g->lda + i0 : g->a + i0 * g->lda + p0;
-            rsa = g->ta ? 1 : g->lda;
-            csa = g->ta ? g->lda : 1;
-        } else {
-            FN(pack_a)(g, i0, p0, kc, abuf);
-        }
         for (j = j0; j < j1; j += g->nr) {
             if (!g->tb && j + g->nr <= g->n) {
                 FN(tile)(g, i0, j, p0, kc, ap, rsa, csa, g->b + p0 * g->ldb + j, g->ldb);
@@ -174,11 +192,11 @@ static void FN(gemm_direct)(const FN(gemm_args) *g, int nt)
     ptrdiff_t nq = FNN_CDIV(g->n, qw), it;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        T abuf[FNN_GEMM_STACK], bbuf[FNN_GEMM_STACK];
+        T bbuf[FNN_GEMM_STACK];
 #pragma omp for schedule(static)
         for (it = 0; it < nir * nq; ++it) {
             ptrdiff_t j0 = (it % nq) * qw;
-            FN(direct_item)(g, (it / nq) * g->mr, j0, FNN_MIN(j0 + qw, g->n), abuf, bbuf);
+            FN(direct_item)(g, (it / nq) * g->mr, j0, FNN_MIN(j0 + qw, g->n), bbuf);
         }
     }
 }
@@ -205,11 +223,11 @@ static void FN(gemm_packed)(const FN(gemm_args) *g, T *bp, T *ap0, size_t a_stri
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         T *ap = ap0 + (size_t)fnn_thread_num() * a_stride;
-        ptrdiff_t jc, nc, p0, kc, jp;
+        ptrdiff_t jc, nc, p0, kc, jp, kstep = fnn_even_block(g->kc, g->k);
         for (jc = 0; jc < g->n; jc += nc) {
             nc = FNN_MIN(g->nc, g->n - jc);
             for (p0 = 0; p0 < g->k; p0 += kc) {
-                kc = FNN_MIN(g->kc, g->k - p0);
+                kc = FNN_MIN(kstep, g->k - p0);
 #pragma omp for schedule(static)
                 for (jp = 0; jp < FNN_CDIV(nc, g->nr); ++jp)
                     FN(pack_b)(g, jc + jp * g->nr, p0, kc, bp + jp * g->nr * kc);

@@ -24,7 +24,13 @@
                                            : alpha * acc[i][j] + beta * c[i * ldc + j];   \
     }
 
-/* C[4x8] := alpha * A[4xk] . B[kx8] + beta * C */
+/* C[MRx8] := alpha * A[MRxk] . B[kx8] + beta * C */
 FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_4x8, float, 4, 8)
-/* C[4x4] := alpha * A[4xk] . B[kx4] + beta * C */
+FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_2x8, float, 2, 8)
+FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_1x8, float, 1, 8)
+FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_1x32, float, 1, 32) /* batch 1 */
+/* C[MRx4] := alpha * A[MRxk] . B[kx4] + beta * C (float64) */
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_4x4, double, 4, 4)
+FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_2x4, double, 2, 4)
+FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_1x4, double, 1, 4)
+FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_1x16, double, 1, 16) /* batch 1 */

@@ -1,0 +1,176 @@
+"""GEMM kernels (src_c/gemm*.c via fastnn/_gemm.pyx) against the NumPy twin fastnn._ref.matmul."""
+import numpy as np
+import pytest
+
+from fastnn import _gemm, _ref, ops
+
+pytestmark = pytest.mark.kernels
+
+DTYPES = [np.float32, np.float64]
+EPS = {np.float32: 2e-6, np.float64: 1e-14}
+# (m, k, n): zeros, ones, primes, skinny, and sizes past every MR/NR (<= 12/32) and
+# KC/NC block (<= 256/512) of every ISA, none a multiple of a tile
+SHAPES = [(0, 5, 3), (4, 0, 3), (3, 5, 0), (1, 1, 1), (2, 3, 5), (7, 13, 11), (13, 17, 37),
+          (1, 97, 131), (1, 300, 260), (5, 31, 16), (33, 64, 10), (100, 50, 3), (61, 257, 67),
+          (37, 300, 530), (131, 41, 29)]
+ACTS = [None, "relu", ("leaky_relu", 0.1), "sigmoid", "tanh"]
+
+
+def operands(rng, m, k, n, ta, tb, dtype):
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    return a, b
+
+
+def assert_close(got, want, k, dtype):
+    # each element sums k products of N(0,1) values: rounding grows like k
+    tol = EPS[dtype] * (k + 4) * 4
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta,tb", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_matches_ref_all_shapes(isa, rng, dtype, ta, tb):
+    for m, k, n in SHAPES:
+        a, b = operands(rng, m, k, n, ta, tb, dtype)
+        got = ops.matmul(a, b, trans_a=ta, trans_b=tb)
+        assert got.shape == (m, n) and got.dtype == dtype
+        assert_close(got, _ref.matmul(a, b, trans_a=ta, trans_b=tb), k, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTS)
+def test_epilogue_bias_act_beta(isa, rng, dtype, act):
+    for (m, k, n), ta, tb in zip(SHAPES[3:], [0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0], [0, 0, 1, 1] * 3):
+        a, b = operands(rng, m, k, n, ta, tb, dtype)
+        bias = rng.standard_normal(n).astype(dtype)
+        c0 = rng.standard_normal((m, n)).astype(dtype)
+        for beta, use_bias in [(0.0, True), (0.5, False), (-1.25, True)]:
+            kw = dict(trans_a=ta, trans_b=tb, bias=bias if use_bias else None,
+                      activation=act, alpha=0.75, beta=beta)
+            want = _ref.matmul(a, b, out=c0.copy(), **kw)
+            got = ops.matmul(a, b, out=c0.copy(), **kw)
+            assert_close(got, want, k, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTS)
+def test_preact_and_dact(isa, rng, dtype, act):
+    m, k, n = 29, 70, 45
+    a, b = operands(rng, m, k, n, 0, 1, dtype)
+    bias = rng.standard_normal(n).astype(dtype)
+    z_got, z_want = np.empty((m, n), dtype), np.empty((m, n), dtype)
+    y = ops.matmul(a, b, trans_b=True, bias=bias, activation=act, preact=z_got)
+    y_ref = _ref.matmul(a, b, trans_b=True, bias=bias, activation=act, preact=z_want)
+    assert_close(z_got, z_want, k, dtype)
+    assert_close(y, y_ref, k, dtype)
+    # backward: dX-like product times act'(Y), from the forward output Y
+    g, w = operands(rng, m, 33, n, 0, 0, dtype)
+    got = ops.matmul(g, w, activation=act, dact_y=y_ref)
+    want = _ref.matmul(g, w, activation=act, dact_y=y_ref)
+    assert_close(got, want, 33, dtype)
+
+
+def test_dact_formulas_exact(rng):
+    """act' from the output: relu Y>0, leaky Y>0?1:slope, sigmoid Y(1-Y), tanh 1-Y^2."""
+    y = rng.uniform(-1, 1, (3, 8))
+    ones = np.eye(3)
+    for act, d in [("relu", (y > 0) * 1.0), (("leaky_relu", 0.2), np.where(y > 0, 1, 0.2)),
+                   ("sigmoid", y * (1 - y)), ("tanh", 1 - y * y), (None, np.ones_like(y))]:
+        got = ops.matmul(ones, np.ones((3, 8)), activation=act, dact_y=y)
+        np.testing.assert_array_equal(got, 1.0 * d)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_beta_zero_ignores_nan_and_k_zero(isa, rng, dtype):
+    a, b = operands(rng, 20, 40, 70, 0, 0, dtype)
+    out = np.full((20, 70), np.nan, dtype)
+    got = ops.matmul(a, b, out=out)
+    assert got is out and np.isfinite(out).all()
+    bias = rng.standard_normal(70).astype(dtype)
+    c = rng.standard_normal((20, 70)).astype(dtype)
+    a0, b0 = np.zeros((20, 0), dtype), np.zeros((0, 70), dtype)
+    got = ops.matmul(a0, b0, bias=bias, activation="relu", beta=2.0, out=c.copy())
+    np.testing.assert_allclose(got, np.maximum(2 * c + bias, 0), rtol=EPS[dtype] * 4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bit_identical_across_threads(isa, threads, rng, dtype):
+    for m, k, n, ta, tb in [(203, 530, 300, 0, 0), (64, 300, 520, 1, 0), (30, 260, 77, 0, 1),
+                            (1, 600, 300, 0, 0), (150, 100, 9, 0, 0)]:
+        a, b = operands(rng, m, k, n, ta, tb, dtype)
+        bias = rng.standard_normal(n).astype(dtype)
+        results = []
+        for t in (1, 2, 3):
+            threads(t)
+            results.append(ops.matmul(a, b, trans_a=ta, trans_b=tb, bias=bias, activation="tanh"))
+        for r in results[1:]:
+            np.testing.assert_array_equal(r, results[0])
+        assert_close(results[0], _ref.matmul(a, b, trans_a=ta, trans_b=tb, bias=bias,
+                                             activation="tanh"), k, dtype)
+
+
+@pytest.mark.parametrize("ws_limit", [0, 1, 20000, "one_thread"])
+def test_small_or_missing_workspace_falls_back(isa, threads, rng, ws_limit):
+    a, b = operands(rng, 150, 300, 200, 0, 1, np.float32)
+    threads(1)
+    single = ops.matmul(a, b, trans_b=True)
+    if ws_limit == "one_thread":  # sized for 1 thread: 3 threads must not overrun it
+        ws_limit = _gemm.workspace_bytes(np.float32, 150, 200, 300, 1)
+    threads(3)
+    got = _gemm._matmul(a, b, trans_b=True, ws_limit=ws_limit)
+    assert_close(got, _ref.matmul(a, b, trans_b=True), 300, np.float32)
+    if ws_limit > 20000:
+        np.testing.assert_array_equal(got, single)
+
+
+def test_strided_row_views(rng):
+    big = rng.standard_normal((80, 90))
+    a, b, out = big[3:20, 5:40], big[20:55, 40:70], np.zeros((40, 60))
+    view = out[5:22, 10:40]
+    got = ops.matmul(a, b, out=view, bias=np.ones(30))
+    assert got is view
+    np.testing.assert_allclose(view, a @ b + 1, rtol=1e-12)
+    assert not out[:5].any() and not out[:, :10].any() and not out[22:].any()
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(a=np.ones((2, 3), np.int64)), TypeError, "a must have dtype float32 or float64"),
+    (dict(b=np.ones((3, 4), np.float32)), TypeError, "b must have dtype float64"),
+    (dict(b=np.ones((5, 4))), ValueError, "inner dimensions differ"),
+    (dict(a=np.ones(3)), ValueError, "a must be a 2-D array"),
+    (dict(a=np.ones((3, 2)).T), ValueError, "a must have contiguous rows"),
+    (dict(b=np.ones((6, 4))[::-2]), ValueError, "b has an unsupported row stride"),
+    (dict(bias=np.ones(5)), ValueError, r"bias must have shape \(4,\)"),
+    (dict(bias=np.ones(8)[::2]), ValueError, "bias must be contiguous"),
+    (dict(activation="softmax"), ValueError, "unknown activation 'softmax'"),
+    (dict(activation=("relu", 0.1)), ValueError, "takes no parameter"),
+    (dict(activation=3), TypeError, "activation must be None"),
+    (dict(beta=1.0), ValueError, "beta=1.0 accumulates into C"),
+    (dict(out=np.ones((2, 5))), ValueError, r"out must have shape \(2, 4\)"),
+    (dict(out=np.ones((2, 4), np.float32)), TypeError, "out must have dtype float64"),
+    (dict(preact=np.ones((3, 4))), ValueError, "preact must have shape"),
+    (dict(dact_y=np.ones((2, 3))), ValueError, "dact_y must have shape"),
+])
+def test_validation_names_the_argument(kwargs, exc, match):
+    args = dict(a=np.ones((2, 3)), b=np.ones((3, 4)))
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        ops.matmul(args.pop("a"), args.pop("b"), **args)
+
+
+def test_out_must_not_alias_inputs():
+    a = np.ones((4, 4))
+    with pytest.raises(ValueError, match="out must not share memory with a"):
+        ops.matmul(a, np.ones((4, 4)), out=a)
+    ro = np.zeros((4, 4))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out is read-only"):
+        ops.matmul(a, a, out=ro)
+
+
+def test_leaky_relu_default_slope_and_exports():
+    x = np.array([[-2.0, 3.0]])
+    np.testing.assert_array_equal(ops.matmul(x, np.eye(2), activation="leaky_relu"),
+                                  [[-0.02, 3.0]])
+    assert "matmul" in ops.__all__ and "matmul" in _ref.__all__
