@@ -124,7 +124,7 @@ double FN(bce_logits_loss)(const T *pred, const T *target, const T *sw, T *grad,
 }
 
 /* One row of fused softmax cross-entropy. Target weights a_j = cw_j ((1-s) t_j + s/c),
- * t one-hot (label y) or soft; loss = A lse - sum_j a_j z_j with A = sum_j a_j and
+ * t one-hot (label y) or soft; loss = sum_j a_j (lse - z_j), A = sum_j a_j,
  * lse = log sum e^z (max-shifted); d loss / dz_j = softmax_j A - a_j, scaled by gs. */
 static inline double LOC(xent_row)(const T *z, T *g, int64_t y, const T *t, const T *cw,
                                    size_t c, double sm, T gs)
@@ -135,17 +135,17 @@ static inline double LOC(xent_row)(const T *z, T *g, int64_t y, const T *t, cons
 #pragma omp simd reduction(+ : s)
     for (size_t j = 0; j < c; ++j) { g[j] = EXP(z[j] - m); s += g[j]; }
     const double lse = (double)m + log((double)s), u = sm / (double)c, h = 1.0 - sm;
-    double A = 0, az = 0;
+    double A = 0, L = 0; /* L = sum_j a_j (lse - z_j): each term >= 0, no cancellation */
     for (size_t j = 0; j < c; ++j) {
         double a = (t ? h * (double)t[j] : 0.0) + u;
         a *= cw ? (double)cw[j] : 1.0;
         A += a;
-        az += a * (double)z[j];
+        L += a * (lse - (double)z[j]);
     }
     if (!t) { /* the one-hot part of the label */
         double wy = h * (cw ? (double)cw[y] : 1.0);
         A += wy;
-        az += wy * (double)z[y];
+        L += wy * (lse - (double)z[y]);
     }
     const T pa = (T)(A / (double)s) * gs, tu = (T)u * gs, th = (T)h * gs;
     for (size_t j = 0; j < c; ++j) {
@@ -153,7 +153,7 @@ static inline double LOC(xent_row)(const T *z, T *g, int64_t y, const T *t, cons
         g[j] = g[j] * pa - (cw ? cw[j] * a : a);
     }
     if (!t) g[y] -= th * (cw ? cw[y] : 1);
-    return A * lse - az;
+    return L;
 }
 
 /* Fused softmax + cross-entropy: loss and grad := d loss / d logits in one pass per row.
