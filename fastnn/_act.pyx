@@ -8,6 +8,8 @@ from fastnn._kernels cimport (
     fnn_slog_softmax_bwd, fnn_slog_softmax_fwd, fnn_ssoftmax_bwd, fnn_ssoftmax_fwd,
 )
 
+include "_isa.pxi"
+
 
 cdef _same(name, Py_ssize_t got, Py_ssize_t want):
     if got != want:

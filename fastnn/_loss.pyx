@@ -9,6 +9,8 @@ from fastnn._kernels cimport (
     fnn_shuber_loss, fnn_smae_loss, fnn_smse_loss, fnn_ssoftmax_xent,
 )
 
+include "_isa.pxi"
+
 KINDS = {"mse": 0, "mae": 1, "huber": 2, "bce": 3, "bce_logits": 4}
 REDUCTIONS = {"mean": FNN_REDUCE_MEAN, "sum": FNN_REDUCE_SUM}
 

@@ -7,6 +7,8 @@ from fastnn._kernels cimport (
     fnn_sbatch_norm_fwd_train, fnn_slayer_norm_bwd, fnn_slayer_norm_fwd,
 )
 
+include "_isa.pxi"
+
 
 cdef _same(name, Py_ssize_t got, Py_ssize_t want):
     if got != want:

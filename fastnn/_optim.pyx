@@ -7,6 +7,8 @@ from fastnn._kernels cimport (
     fnn_sadam_step, fnn_srmsprop_step, fnn_ssgd_step,
 )
 
+include "_isa.pxi"
+
 
 cdef _same(name, Py_ssize_t got, Py_ssize_t want):
     if got != want:

@@ -7,6 +7,8 @@ from fastnn._kernels cimport (
     fnn_sl2_penalty, fnn_smul, fnn_ssum_sq,
 )
 
+include "_isa.pxi"
+
 
 cdef _same(name, Py_ssize_t got, Py_ssize_t want):
     if got != want:

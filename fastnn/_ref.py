@@ -63,7 +63,7 @@ def matmul(a, b, *, trans_a=False, trans_b=False, bias=None, activation=None, al
 
 # ---- activations (src_c/act.c) ----
 # Derivatives take the forward output y, except gelu and silu which take x.
-_erf = np.vectorize(math.erf, otypes=[np.float64])
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 
 def _sigmoid(x):
@@ -129,12 +129,12 @@ def elu_backward(y, dy, alpha=1.0, out=None):
 
 def gelu(x, out=None):
     xd = x.astype(np.float64)
-    return _out((0.5 * xd * (1 + _erf(xd / np.sqrt(2)))).astype(x.dtype), out)
+    return _out((0.5 * xd * _erfc(-xd / np.sqrt(2))).astype(x.dtype), out)
 
 
 def gelu_backward(x, dy, out=None):
     xd = x.astype(np.float64)
-    d = 0.5 * (1 + _erf(xd / np.sqrt(2))) + xd * np.exp(-0.5 * xd * xd) / np.sqrt(2 * np.pi)
+    d = 0.5 * _erfc(-xd / np.sqrt(2)) + xd * np.exp(-0.5 * xd * xd) / np.sqrt(2 * np.pi)
     return _out(dy * d.astype(x.dtype), out)
 
 
@@ -188,8 +188,8 @@ def _reduce_elementwise(l, g, pred, sample_weight, reduction, out=None):
     k = pred.size // n if n else 1
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
     wshape = (n,) + (1,) * (pred.ndim - 1)
-    scale = 1.0 if reduction == "sum" else 1.0 / (n * k)
-    loss = float((l.reshape(n, -1).astype(np.float64).sum(axis=1) * w).sum() * scale)
+    scale = 1.0 if reduction == "sum" or n * k == 0 else 1.0 / (n * k)
+    loss = float((l.reshape(n, k).astype(np.float64).sum(axis=1) * w).sum() * scale)
     grad = (g * (w.reshape(wshape) * scale).astype(pred.dtype)).astype(pred.dtype)
     return loss, _out(grad, out)
 

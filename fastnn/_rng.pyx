@@ -8,6 +8,8 @@ from fastnn._kernels cimport (
     fnn_ddropout_fwd, fnn_dropout_threshold, fnn_philox4x32_10, fnn_sdropout_fwd,
 )
 
+include "_isa.pxi"
+
 
 def philox4x32_10(ctr, key):
     """The 4 uint32 words of Philox4x32-10 for counter ctr[4] and key key[2]."""

@@ -4,6 +4,7 @@
 #ifndef FNN_TMPL
 #include "fastnn.h"
 #include "fnn_util.h"
+#include "vk.h"
 
 int fnn_act_bwd_uses_x(int act) { return act == FNN_ACT_GELU || act == FNN_ACT_SILU; }
 
@@ -12,18 +13,32 @@ int fnn_act_bwd_uses_x(int act) { return act == FNN_ACT_GELU || act == FNN_ACT_S
 #define FN(op) fnn_s##op
 #define LOC(op) op##_s
 #define EXP(x) fnn_expf(x)
+#define EXPSUM(x, y, n, m) VK_PICK(fnn_sexpsum_, x, y, n, m)
 #include "act.c"
 #undef T
 #undef FN
 #undef LOC
 #undef EXP
+#undef EXPSUM
 #define T double
 #define FN(op) fnn_d##op
 #define LOC(op) op##_d
 #define EXP(x) exp(x)
+#define EXPSUM(x, y, n, m) expsum_d(x, y, n, m)
 #include "act.c"
 
 #else /* ---- body, compiled once per dtype ---- */
+
+#ifndef FNN_EXPSUM_D
+#define FNN_EXPSUM_D
+/* y_j := e^(x_j - m), returns their sum: double keeps libm's exp for full accuracy */
+static inline double expsum_d(const double *x, double *y, size_t n, double m)
+{
+    double s = 0;
+    for (size_t j = 0; j < n; ++j) { y[j] = exp(x[j] - m); s += y[j]; }
+    return s;
+}
+#endif
 
 /* Elementwise loop over i < n, threaded only when n is large. */
 #define EW(stmt)                                                                   \
@@ -95,11 +110,8 @@ static inline T LOC(row_exp)(const T *x, T *y, size_t cols, T *mx)
     T m = x[0];
 #pragma omp simd reduction(max : m)
     for (size_t j = 1; j < cols; ++j) m = x[j] > m ? x[j] : m;
-    T s = 0;
-#pragma omp simd reduction(+ : s)
-    for (size_t j = 0; j < cols; ++j) { y[j] = EXP(x[j] - m); s += y[j]; }
     *mx = m;
-    return s;
+    return EXPSUM(x, y, cols, m);
 }
 
 /* y_ij := e^(x_ij - max_i) / sum_j e^(x_ij - max_i) */

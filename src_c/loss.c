@@ -6,27 +6,39 @@
 #ifndef FNN_TMPL
 #include "fastnn.h"
 #include "fnn_util.h"
+#include "vk.h"
 
 #define FNN_TMPL 1
 #define T float
 #define FN(op) fnn_s##op
 #define LOC(op) op##_s
-#define EXP(x) fnn_expf(x)
+#define EXPSUM(x, y, n, m) VK_PICK(fnn_sexpsum_, x, y, n, m)
 #define BCE_EPS 1e-7f
 #include "loss.c"
 #undef T
 #undef FN
 #undef LOC
-#undef EXP
+#undef EXPSUM
 #undef BCE_EPS
 #define T double
 #define FN(op) fnn_d##op
 #define LOC(op) op##_d
-#define EXP(x) exp(x)
+#define EXPSUM(x, y, n, m) expsum_d(x, y, n, m)
 #define BCE_EPS 1e-7
 #include "loss.c"
 
 #else /* ---- body, compiled once per dtype ---- */
+
+#ifndef FNN_EXPSUM_D
+#define FNN_EXPSUM_D
+/* y_j := e^(x_j - m), returns their sum: double keeps libm's exp for full accuracy */
+static inline double expsum_d(const double *x, double *y, size_t n, double m)
+{
+    double s = 0;
+    for (size_t j = 0; j < n; ++j) { y[j] = exp(x[j] - m); s += y[j]; }
+    return s;
+}
+#endif
 
 /* Rows split into fixed chunks; each chunk sums its rows' weighted losses in double and
  * the partials add up in chunk order. BODY sees r (row), w (its weight), gs (w * scale)
@@ -124,28 +136,27 @@ double FN(bce_logits_loss)(const T *pred, const T *target, const T *sw, T *grad,
 }
 
 /* One row of fused softmax cross-entropy. Target weights a_j = cw_j ((1-s) t_j + s/c),
- * t one-hot (label y) or soft; loss = A lse - sum_j a_j z_j with A = sum_j a_j and
+ * t one-hot (label y) or soft; loss = sum_j a_j (lse - z_j), A = sum_j a_j,
  * lse = log sum e^z (max-shifted); d loss / dz_j = softmax_j A - a_j, scaled by gs. */
 static inline double LOC(xent_row)(const T *z, T *g, int64_t y, const T *t, const T *cw,
                                    size_t c, double sm, T gs)
 {
-    T m = z[0], s = 0;
+    T m = z[0];
 #pragma omp simd reduction(max : m)
     for (size_t j = 1; j < c; ++j) m = z[j] > m ? z[j] : m;
-#pragma omp simd reduction(+ : s)
-    for (size_t j = 0; j < c; ++j) { g[j] = EXP(z[j] - m); s += g[j]; }
+    const T s = EXPSUM(z, g, c, m);
     const double lse = (double)m + log((double)s), u = sm / (double)c, h = 1.0 - sm;
-    double A = 0, az = 0;
-    for (size_t j = 0; j < c; ++j) {
+    double A = 0, L = 0; /* L = sum_j a_j (lse - z_j): each term >= 0, no cancellation */
+    for (size_t j = 0; j < c && (t || u != 0.0); ++j) { /* all a_j = 0 for hard labels */
         double a = (t ? h * (double)t[j] : 0.0) + u;
         a *= cw ? (double)cw[j] : 1.0;
         A += a;
-        az += a * (double)z[j];
+        L += a * (lse - (double)z[j]);
     }
     if (!t) { /* the one-hot part of the label */
         double wy = h * (cw ? (double)cw[y] : 1.0);
         A += wy;
-        az += wy * (double)z[y];
+        L += wy * (lse - (double)z[y]);
     }
     const T pa = (T)(A / (double)s) * gs, tu = (T)u * gs, th = (T)h * gs;
     for (size_t j = 0; j < c; ++j) {
@@ -153,7 +164,7 @@ static inline double LOC(xent_row)(const T *z, T *g, int64_t y, const T *t, cons
         g[j] = g[j] * pa - (cw ? cw[j] * a : a);
     }
     if (!t) g[y] -= th * (cw ? cw[y] : 1);
-    return A * lse - az;
+    return L;
 }
 
 /* Fused softmax + cross-entropy: loss and grad := d loss / d logits in one pass per row.

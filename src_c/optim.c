@@ -6,6 +6,10 @@
 #ifndef FNN_TMPL
 #include "fastnn.h"
 #include "fnn_util.h"
+#include "vk.h"
+
+/* Elements per task of the per-ISA loops: whole vectors, a few pages per array. */
+#define OPT_CHUNK 16384
 
 #define FNN_TMPL 1
 #define T float
@@ -102,25 +106,16 @@ void FN(adam_step)(T *p, const T *g, T *m, T *v, T *vmax, size_t n, int64_t step
                    int decoupled, int amsgrad)
 {
     const double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
-    const T ss = (T)(lr / bc1), ibc2 = (T)(1.0 / sqrt(bc2)), e = (T)eps;
-    const T b1 = (T)beta1, b11 = (T)(1.0 - beta1), b2 = (T)beta2, b21 = (T)(1.0 - beta2);
-    const T wd = decoupled ? (T)0 : (T)weight_decay;
-    const T shrink = decoupled ? (T)(1.0 - lr * weight_decay) : (T)1;
-    if (amsgrad) {
-        PARFOR {
-            T pi = p[i] * shrink, d = g[i] + wd * pi;
-            T mi = b1 * m[i] + b11 * d, vi = b2 * v[i] + b21 * d * d;
-            T vm = vmax[i] > vi ? vmax[i] : vi;
-            m[i] = mi; v[i] = vi; vmax[i] = vm;
-            p[i] = pi - ss * mi / (SQRT(vm) * ibc2 + e);
-        }
-    } else {
-        PARFOR {
-            T pi = p[i] * shrink, d = g[i] + wd * pi;
-            T mi = b1 * m[i] + b11 * d, vi = b2 * v[i] + b21 * d * d;
-            m[i] = mi; v[i] = vi;
-            p[i] = pi - ss * mi / (SQRT(vi) * ibc2 + e);
-        }
+    /* step size, 1/sqrt(bc2), eps, b1, 1-b1, b2, 1-b2, L2 decay, decoupled shrink */
+    const double k[9] = {lr / bc1, 1.0 / sqrt(bc2), eps, beta1, 1.0 - beta1, beta2,
+                         1.0 - beta2, decoupled ? 0.0 : weight_decay,
+                         decoupled ? 1.0 - lr * weight_decay : 1.0};
+    const size_t nch = (n + OPT_CHUNK - 1) / OPT_CHUNK;
+    T *vm = amsgrad ? vmax : NULL;
+    _Pragma("omp parallel for schedule(static) if(n > FNN_PAR_MIN)")
+    for (size_t c = 0; c < nch; ++c) {
+        const size_t lo = c * OPT_CHUNK, len = n - lo < OPT_CHUNK ? n - lo : OPT_CHUNK;
+        VK_PICK(FN(adam_range_), p + lo, g + lo, m + lo, v + lo, vm ? vm + lo : NULL, len, k);
     }
 }
 

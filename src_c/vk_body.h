@@ -1,0 +1,141 @@
+/* Per-ISA bodies of the hot memory-bound loops (vk_generic.c, vk_avx2.c, vk_avx512.c
+ * include this once each with VK_SFX set): the same source is compiled with each file's
+ * instruction-set flags, and vk.h picks the variant of the selected kernel-table row.
+ * Elementwise loops are plain C that gcc vectorises at the file's width; the row
+ * exponential uses intrinsics because gcc will not if-convert the clamps of an exp. */
+#include "fnn_util.h"
+#include "vk.h"
+#if defined(__AVX2__) || defined(__AVX512F__) || defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+#define VK(name) FNN_CAT(name, VK_SFX)
+
+/* One Adam/AdamW step on elements [0, n) (see optim.c for the maths and constants). */
+#define ADAM_RANGE(T, NAME, SQRT)                                                     \
+    void VK(NAME)(T *p, const T *g, T *m, T *v, T *vmax, size_t n, const double *k)  \
+    {                                                                                 \
+        const T ss = (T)k[0], ibc2 = (T)k[1], e = (T)k[2], b1 = (T)k[3], b11 = (T)k[4]; \
+        const T b2 = (T)k[5], b21 = (T)k[6], wd = (T)k[7], shrink = (T)k[8];          \
+        if (vmax) {                                                                   \
+            for (size_t i = 0; i < n; ++i) {                                          \
+                T pi = p[i] * shrink, d = g[i] + wd * pi;                             \
+                T mi = b1 * m[i] + b11 * d, vi = b2 * v[i] + b21 * d * d;             \
+                T vm = vmax[i] > vi ? vmax[i] : vi;                                   \
+                m[i] = mi; v[i] = vi; vmax[i] = vm;                                   \
+                p[i] = pi - ss * mi / (SQRT(vm) * ibc2 + e);                          \
+            }                                                                         \
+        } else {                                                                      \
+            for (size_t i = 0; i < n; ++i) {                                          \
+                T pi = p[i] * shrink, d = g[i] + wd * pi;                             \
+                T mi = b1 * m[i] + b11 * d, vi = b2 * v[i] + b21 * d * d;             \
+                m[i] = mi; v[i] = vi;                                                 \
+                p[i] = pi - ss * mi / (SQRT(vi) * ibc2 + e);                          \
+            }                                                                         \
+        }                                                                             \
+    }
+
+ADAM_RANGE(float, fnn_sadam_range_, sqrtf)
+ADAM_RANGE(double, fnn_dadam_range_, sqrt)
+
+#if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__)
+#ifdef __AVX512F__
+#define W 16
+#define VF __m512
+#define SET1 _mm512_set1_ps
+#define ADD _mm512_add_ps
+#define MUL _mm512_mul_ps
+#define SUB _mm512_sub_ps
+#define FMA _mm512_fmadd_ps
+#define MAX _mm512_max_ps
+#define MIN _mm512_min_ps
+#define LOADU _mm512_loadu_ps
+#define STOREU _mm512_storeu_ps
+#define CVTT _mm512_cvttps_epi32
+#define ADDI _mm512_add_epi32
+#define SET1I _mm512_set1_epi32
+#define SLLI _mm512_slli_epi32
+#define CASTF _mm512_castsi512_ps
+#elif defined(__AVX2__)
+#define W 8
+#define VF __m256
+#define SET1 _mm256_set1_ps
+#define ADD _mm256_add_ps
+#define MUL _mm256_mul_ps
+#define SUB _mm256_sub_ps
+#define FMA _mm256_fmadd_ps
+#define MAX _mm256_max_ps
+#define MIN _mm256_min_ps
+#define LOADU _mm256_loadu_ps
+#define STOREU _mm256_storeu_ps
+#define CVTT _mm256_cvttps_epi32
+#define ADDI _mm256_add_epi32
+#define SET1I _mm256_set1_epi32
+#define SLLI _mm256_slli_epi32
+#define CASTF _mm256_castsi256_ps
+#else /* SSE2, the x86-64 baseline: no FMA instruction, so multiply then add */
+#define W 4
+#define VF __m128
+#define SET1 _mm_set1_ps
+#define ADD _mm_add_ps
+#define MUL _mm_mul_ps
+#define SUB _mm_sub_ps
+#define FMA(a, b, c) _mm_add_ps(_mm_mul_ps(a, b), c)
+#define MAX _mm_max_ps
+#define MIN _mm_min_ps
+#define LOADU _mm_loadu_ps
+#define STOREU _mm_storeu_ps
+#define CVTT _mm_cvttps_epi32
+#define ADDI _mm_add_epi32
+#define SET1I _mm_set1_epi32
+#define SLLI _mm_slli_epi32
+#define CASTF _mm_castsi128_ps
+#endif
+
+/* fnn_expf (fnn_util.h) on W lanes; max/min take x second so a NaN lane stays NaN. */
+static inline VF vexp(VF x)
+{
+    const VF shifter = SET1(12582912.0f);
+    x = MIN(SET1(88.0f), MAX(SET1(-87.0f), x));
+    VF t = FMA(x, SET1(1.44269504088896341f), shifter);
+    VF k = SUB(t, shifter);
+    VF r = FMA(k, SET1(-0.693359375f), x);
+    r = FMA(k, SET1(2.12194440e-4f), r);
+    VF p = SET1(1.9875691500e-4f);
+    p = FMA(p, r, SET1(1.3981999507e-3f));
+    p = FMA(p, r, SET1(8.3334519073e-3f));
+    p = FMA(p, r, SET1(4.1665795894e-2f));
+    p = FMA(p, r, SET1(1.6666665459e-1f));
+    p = FMA(p, r, SET1(5.0000001201e-1f));
+    p = ADD(FMA(MUL(p, r), r, r), SET1(1.0f));
+    VF scale = CASTF(SLLI(ADDI(CVTT(k), SET1I(127)), 23));
+    return MUL(p, scale);
+}
+
+/* y_j := e^(x_j - m); returns sum_j y_j (4 vector accumulators, then lanes in order) */
+float VK(fnn_sexpsum_)(const float *x, float *y, size_t n, float m)
+{
+    const VF vm = SET1(m);
+    VF s0 = SET1(0.0f), s1 = s0;
+    size_t j = 0;
+    for (; j + 2 * W <= n; j += 2 * W) {
+        VF a = vexp(SUB(LOADU(x + j), vm)), b = vexp(SUB(LOADU(x + j + W), vm));
+        STOREU(y + j, a);
+        STOREU(y + j + W, b);
+        s0 = ADD(s0, a);
+        s1 = ADD(s1, b);
+    }
+    float lanes[W], s = 0.0f;
+    STOREU(lanes, ADD(s0, s1));
+    for (int l = 0; l < W; ++l) s += lanes[l];
+    for (; j < n; ++j) { y[j] = fnn_expf(x[j] - m); s += y[j]; }
+    return s;
+}
+#else
+float VK(fnn_sexpsum_)(const float *x, float *y, size_t n, float m)
+{
+    float s = 0.0f;
+    for (size_t j = 0; j < n; ++j) { y[j] = fnn_expf(x[j] - m); s += y[j]; }
+    return s;
+}
+#endif
