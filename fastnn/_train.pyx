@@ -25,6 +25,11 @@ LOSS_ID = {"mse": 0, "mae": 1, "huber": 2, "binary_cross_entropy": 3, "softmax_c
 PLAN_METRICS = ("accuracy", "binary_accuracy", "mse", "mae")
 
 
+def current_threads():
+    """Threads the kernels would use now (plans are sized for it)."""
+    return fnn_get_max_threads()
+
+
 cdef void *_ptr(object a):
     return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
 

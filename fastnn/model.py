@@ -49,7 +49,7 @@ class Sequential(FitMixin):
         self.stop_training = self._interrupted = False
         self.history = None
         self._step = 0            # optimizer steps taken (keys dropout masks)
-        self._plan = None
+        self._plan = self._pplan = None
 
     def add(self, layer):
         """Append a layer (before the model is built)."""
@@ -98,7 +98,7 @@ class Sequential(FitMixin):
         for layer in self.layers:
             layer.reset_parameters(rng)
         self.built = True
-        self._plan = None
+        self._plan = self._pplan = None
         return self
 
     def count_params(self):
@@ -123,7 +123,7 @@ class Sequential(FitMixin):
                 self.loss = L.BinaryCrossEntropy(from_logits=True, reduction=self.loss.reduction)
                 self._output_act = "sigmoid"
         self.compiled = True
-        self._plan = None
+        self._plan = self._pplan = None
         return self
 
     def _require(self, compiled=True):
@@ -153,16 +153,34 @@ class Sequential(FitMixin):
         if not self.built:
             self.build(np.shape(X)[1:])
         X = check_x(X, self.dtype, self.input_shape, allow_nonfinite=allow_nonfinite)
-        bs = check_positive_int(batch_size, "batch_size")
-        act = getattr(self, "_output_act", None)
-        outs = [self._be.output(act, self._forward(X[i:i + bs], False))
-                for i in range(0, X.shape[0], bs)]
-        return outs[0] if len(outs) == 1 else np.concatenate(outs)
+        z = self._raw_outputs(X, check_positive_int(batch_size, "batch_size"))
+        return self._be.output(getattr(self, "_output_act", None), z)
 
     def _raw_outputs(self, X, batch_size):
-        outs = [np.array(self._forward(X[i:i + batch_size], False))
-                for i in range(0, X.shape[0], batch_size)]
+        """The last layer's outputs in inference mode (before the loss's output activation)."""
+        bs = min(batch_size, X.shape[0])
+        plan = self._inference_plan(bs)
+        if plan is not None:
+            out = np.empty((X.shape[0],) + self.output_shape, self.dtype)
+            return plan.predict(X, out)
+        outs = [np.array(self._forward(X[i:i + bs], False)) for i in range(0, X.shape[0], bs)]
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+    def _inference_plan(self, batch):
+        """A cached C inference plan for batches up to ``batch`` (None: Python path)."""
+        if self._be.name != "c":
+            return None
+        from fastnn import _train
+        key = (batch, _train.current_threads())
+        cached = self._pplan
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            plan = _train.Plan(self, batch, training=False)
+        except _train.Unsupported:
+            plan = None
+        self._pplan = (key, plan)
+        return plan
 
     def evaluate(self, X, y, batch_size=1024, sample_weight=None, verbose=0):
         """``{"loss": ..., <metric>: ...}`` on ``(X, y)`` in inference mode."""
