@@ -9,10 +9,11 @@ from fastnn._version import __version__
 from fastnn.config import get_isa, get_num_threads, set_num_threads, show_config
 from fastnn import ops  # noqa: E402  (kernels first: fail early if the build is broken)
 from fastnn import callbacks, initializers, losses, metrics, optimizers, regularizers
-from fastnn import datasets, model_selection, utils
+from fastnn import datasets, model_selection, plot, utils
 from fastnn.callbacks import (Callback, CSVLogger, EarlyStopping, History,
                               LearningRateScheduler, ModelCheckpoint, TerminateOnNaN)
 from fastnn.layers import Activation, Dense, Dropout, Flatten, Layer
+from fastnn.linear import Adaline, Perceptron
 from fastnn.losses import (BinaryCrossEntropy, Huber, MeanAbsoluteError, MeanSquaredError,
                            SoftmaxCrossEntropy)
 from fastnn.io import ModelFileError, load_model
@@ -27,7 +28,7 @@ __all__ = [
     "callbacks", "datasets", "model_selection", "utils", "initializers", "losses", "metrics", "optimizers", "regularizers",
     "Callback", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
     "ModelCheckpoint", "TerminateOnNaN", "Layer", "Dense", "Activation", "Dropout", "Flatten",
-    "BatchNorm", "LayerNorm", "Sequential", "load_model", "ModelFileError", "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
+    "BatchNorm", "LayerNorm", "Sequential", "Perceptron", "Adaline", "load_model", "ModelFileError", "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
     "StepDecay", "ExponentialDecay", "CosineDecay", "MeanSquaredError", "MeanAbsoluteError",
     "Huber", "BinaryCrossEntropy", "SoftmaxCrossEntropy", "L1", "L2", "L1L2",
 ]

@@ -187,3 +187,10 @@ cdef extern from "fastnn.h" nogil:
                           double lr, double *stats)
     void fnn_splan_predict(fnn_plan *p, const float *X, ptrdiff_t bsz, float *out)
     void fnn_dplan_predict(fnn_plan *p, const double *X, ptrdiff_t bsz, double *out)
+
+# ---- classic single-neuron rules (classic.c) ----
+cdef extern from "fastnn.h" nogil:
+    size_t fnn_sperceptron_epoch(const float *X, const float *y, float *w, float *b,
+                                 const int64_t *order, size_t n, size_t d, double lr)
+    size_t fnn_dperceptron_epoch(const double *X, const double *y, double *w, double *b,
+                                 const int64_t *order, size_t n, size_t d, double lr)

@@ -323,6 +323,15 @@ double fnn_dplan_step(fnn_plan *p, const double *X, const void *Y, const double 
 void fnn_splan_predict(fnn_plan *p, const float *X, ptrdiff_t bsz, float *out);
 void fnn_dplan_predict(fnn_plan *p, const double *X, ptrdiff_t bsz, double *out);
 
+
+/* ------------------------------------------------------------------------------
+ * Classic single-neuron rules (classic.c)
+ * ---------------------------------------------------------------------------- */
+size_t fnn_sperceptron_epoch(const float *X, const float *y, float *w, float *b,
+                             const int64_t *order, size_t n, size_t d, double lr);
+size_t fnn_dperceptron_epoch(const double *X, const double *y, double *w, double *b,
+                             const int64_t *order, size_t n, size_t d, double lr);
+
 #ifdef __cplusplus
 }
 #endif

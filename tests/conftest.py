@@ -40,3 +40,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in KERNEL_TEST_FILES:
             item.add_marker(pytest.mark.kernels)
+
+
+def child_env(**overrides):
+    """Environment for a child Python that imports the same fastnn as this process
+    (an in-place build or the installed package), never the source tree by accident."""
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
+    env = dict(os.environ, PYTHONPATH=root, **overrides)
+    return env
+
+
+def child_kwargs(**env_overrides):
+    """``subprocess`` keyword arguments: neutral working directory plus ``child_env``."""
+    import tempfile
+    return {"cwd": tempfile.gettempdir(), "env": child_env(**env_overrides)}

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastnn as fn
+from conftest import child_kwargs
 
 
 def data(n=96, seed=0):
@@ -131,7 +132,7 @@ CTRL_C = textwrap.dedent("""
 
 def test_ctrl_c_stops_at_a_step_boundary_and_returns_history():
     p = subprocess.Popen([sys.executable, "-c", CTRL_C], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, **child_kwargs())
     try:
         assert p.stdout.readline().strip() == "READY"
         time.sleep(0.3)

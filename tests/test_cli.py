@@ -3,11 +3,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import child_kwargs
 
 
 def cli(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "fastnn", *args], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, **child_kwargs())
 
 
 def test_train_default_digits_prints_progress_and_accuracy(tmp_path):

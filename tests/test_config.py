@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import child_kwargs
 
 import fastnn
 from fastnn import _core
@@ -13,9 +14,8 @@ EXPECTED_WIDTH = {"generic": 0, "avx2": 256, "avx512": 512}
 
 
 def run_py(code, **env):
-    full = dict(os.environ, **env)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=full, timeout=120)
+                          timeout=120, **child_kwargs(**env))
 
 
 def test_default_isa_is_best_supported():
@@ -86,9 +86,10 @@ def test_omp_num_threads_is_the_default():
 
 
 def test_default_threads_are_usable_cores():
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    kw = child_kwargs()
+    kw["env"].pop("OMP_NUM_THREADS", None)
     r = subprocess.run([sys.executable, "-c", "import fastnn; print(fastnn.get_num_threads())"],
-                       capture_output=True, text=True, env=env, timeout=120)
+                       capture_output=True, text=True, timeout=120, **kw)
     assert r.returncode == 0, r.stderr
     assert int(r.stdout) == len(os.sched_getaffinity(0))
 

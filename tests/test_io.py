@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastnn as fn
+from conftest import child_kwargs
 from fastnn import io
 
 
@@ -196,9 +197,9 @@ def test_kill_during_save_leaves_old_or_new_file(tmp_path):
     new = fn.Sequential([fn.Dense(256, 1024), fn.Dense(1024, 256)], seed=2)
     new.build((256,))
     r = np.random.default_rng(0)
-    for trial in range(8):
+    for _ in range(8):
         p = subprocess.Popen([sys.executable, "-c", KILL, str(path), "2"],
-                             stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, text=True, **child_kwargs())
         assert p.stdout.readline().strip() == "GO"
         import time
         time.sleep(float(r.uniform(0.0, 0.2)))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import fastnn as fn
+from conftest import child_kwargs
 from fastnn import datasets as D
 
 ALL_LAYERS = lambda: [  # noqa: E731 - a factory: every model needs fresh layers
@@ -174,7 +175,7 @@ def test_bit_identical_weights_at_1_2_3_threads_with_dropout():
     outs = []
     for t in (1, 2, 3):
         r = subprocess.run([sys.executable, "-c", DETERMINISM, str(t)], capture_output=True,
-                           timeout=300, env=dict(os.environ, PYTHONHASHSEED="0"))
+                           timeout=300, **child_kwargs(PYTHONHASHSEED="0"))
         assert r.returncode == 0, r.stderr.decode()
         outs.append(r.stdout)
     assert len(outs[0]) > 0 and outs[0] == outs[1] == outs[2]

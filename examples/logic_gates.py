@@ -1,0 +1,65 @@
+"""The perceptron learns AND, OR and NAND; on XOR it cannot (no line separates the
+classes) and says so; a 2-4-1 MLP learns XOR. With --plot DIR, saves decision boundaries.
+
+    python examples/logic_gates.py --plot docs
+"""
+import argparse
+import os
+import warnings
+
+import numpy as np
+
+import fastnn as fn
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--plot", metavar="DIR", help="save decision-boundary PNGs here")
+    args = ap.parse_args()
+    for gate in ("and", "or", "nand", "xor"):
+        X, y = fn.datasets.logic_gate(gate)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            p = fn.Perceptron(lr=1.0, epochs=50, seed=0).fit(X, y)
+        verdict = "learned" if p.converged_ else "FAILED (not linearly separable)"
+        print(f"perceptron {gate.upper():4s}: {verdict:32s} after {p.n_iter_:2d} epochs, "
+              f"w={p.coef_}, b={p.intercept_[0]:+.1f}, accuracy {p.score(X, y):.2f}")
+        for w in caught:
+            print(f"    warning: {w.message}")
+        if args.plot and gate in ("and", "xor"):
+            fn.plot.decision_boundary(p, X, y, path=os.path.join(args.plot, f"perceptron_{gate}.png"),
+                                      title=f"Perceptron on {gate.upper()}")
+    X, y = fn.datasets.make_xor()
+    mlp = fn.Sequential([fn.Dense(2, 4, activation="tanh"), fn.Dense(4, 1, activation="sigmoid")],
+                        seed=0)
+    mlp.compile(optimizer=fn.Adam(0.05), loss="binary_cross_entropy", metrics=["accuracy"])
+    mlp.fit(X, y, epochs=500, batch_size=4, verbose=0)
+    pred = (mlp.predict(X).ravel() > 0.5).astype(int)
+    print(f"MLP 2-4-1 on XOR: predictions {pred.tolist()} for targets {y.astype(int).tolist()}"
+          f" -> {'learned' if np.array_equal(pred, y) else 'failed'} (a hidden layer bends the"
+          " boundary)")
+    if args.plot:
+        fn.plot.decision_boundary(mlp, X, y, path=os.path.join(args.plot, "mlp_xor.png"),
+                                  title="MLP 2-4-1 on XOR")
+        Xm, ym = fn.datasets.make_moons(300, noise=0.15, seed=0)
+        moons = fn.Sequential([fn.Dense(2, 32, activation="relu"),
+                               fn.Dense(32, 32, activation="relu"), fn.Dense(32, 2)], seed=0)
+        moons.compile(optimizer=fn.Adam(0.01), loss="softmax_cross_entropy", metrics=["accuracy"])
+        moons.fit(Xm, ym, epochs=200, batch_size=32, verbose=0)
+        fn.plot.decision_boundary(moons, Xm, ym, path=os.path.join(args.plot, "mlp_moons.png"),
+                                  title=f"MLP 2-32-32-2 on moons (accuracy "
+                                        f"{moons.evaluate(Xm, ym)['accuracy']:.2f})")
+        Xs, ys = fn.datasets.make_spirals(300, 3, seed=0)
+        sp = fn.Sequential([fn.Dense(2, 64, activation="relu"),
+                            fn.Dense(64, 64, activation="relu"), fn.Dense(64, 3)], seed=0)
+        sp.compile(optimizer=fn.Adam(0.01), loss="softmax_cross_entropy", metrics=["accuracy"])
+        sp.fit(Xs, ys, epochs=300, batch_size=32, verbose=0)
+        fn.plot.decision_boundary(sp, Xs, ys, path=os.path.join(args.plot, "mlp_spirals.png"),
+                                  title=f"MLP 2-64-64-3 on spirals (accuracy "
+                                        f"{sp.evaluate(Xs, ys)['accuracy']:.2f})")
+        fn.plot.activations(path=os.path.join(args.plot, "activations.png"))
+        print(f"saved PNGs to {args.plot}/")
+
+
+if __name__ == "__main__":
+    main()
