@@ -17,6 +17,12 @@ def _as_numeric(a, name):
     return arr
 
 
+def all_finite(arr, chunk=1 << 20):
+    """``np.isfinite(arr).all()`` without a full-size temporary (checked in chunks)."""
+    flat = arr.reshape(-1)
+    return all(np.isfinite(flat[i:i + chunk]).all() for i in range(0, flat.size, chunk))
+
+
 def _first_nonfinite(arr):
     bad = np.argwhere(~np.isfinite(arr))[0]
     return tuple(int(i) for i in bad), arr[tuple(bad)]
@@ -36,7 +42,7 @@ def check_x(X, dtype, input_shape=None, name="X", allow_nonfinite=False):
     if int(np.prod(arr.shape[1:])) == 0:
         raise ValueError(f"{name} has no features (shape {arr.shape})")
     out = np.ascontiguousarray(arr, dtype=dtype)
-    if not allow_nonfinite and arr.dtype.kind == "f" and not np.isfinite(out).all():
+    if not allow_nonfinite and arr.dtype.kind == "f" and not all_finite(out):
         where, val = _first_nonfinite(out)
         raise ValueError(f"{name} contains non-finite values ({val} at index {where}); clean "
                          "the data or pass allow_nonfinite=True")

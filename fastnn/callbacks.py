@@ -94,8 +94,8 @@ class EarlyStopping(_Monitor):
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
                  restore_best_weights=False, baseline=None, start_from_epoch=0):
         super().__init__(monitor, mode, min_delta)
-        if int(patience) < 0:
-            raise ValueError(f"patience must be >= 0. Received: patience={patience}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an integer >= 0. Received: patience={patience!r}")
         self.patience, self.baseline = int(patience), baseline
         self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
 
