@@ -83,7 +83,8 @@ class BuildExt(build_ext):
         elif sys.platform == "darwin":
             prefix = os.environ.get("FASTNN_OPENMP_PREFIX", "/opt/homebrew/opt/libomp")
             candidates = [
-                (["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"], [f"-L{prefix}/lib", "-lomp"]),
+                (["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"],
+                 [f"-L{prefix}/lib", "-lomp"]),
                 (["-fopenmp"], ["-fopenmp"]),
             ]
         else:
@@ -131,6 +132,8 @@ class BuildExt(build_ext):
                 extra_postargs=flags, depends=glob(os.path.join(SRC_C, "*.h")),
             )
         for ext in self.extensions:
+            for src in ext.sources:  # object folders, in case distutils' mkpath cache is stale
+                os.makedirs(os.path.join(self.build_temp, os.path.dirname(src)), exist_ok=True)
             ext.extra_objects = list(objects)
             ext.extra_compile_args = base_c + omp_c + ext.extra_compile_args
             ext.extra_link_args = base_l + omp_l + ext.extra_link_args

@@ -112,7 +112,8 @@ def main():
     for fw, ts in imp.items():
         ts = sorted(x for x in ts if x is not None)
         if ts:
-            extra.append(f"| import {fw} (median of 5 fresh processes) | {fmt_time(ts[len(ts) // 2])} |")
+            med = fmt_time(ts[len(ts) // 2])
+            extra.append(f"| import {fw} (median of 5 fresh processes) | {med} |")
     if "torch" in imp and "fastnn" in imp:
         extra.append("| import torch / import fastnn | "
                      f"{sorted(imp['torch'])[2] / sorted(imp['fastnn'])[2]:.1f}× (target ≥ 5×) |")
@@ -121,7 +122,8 @@ def main():
         f, p = res.get(("mnist_epoch", "fastnn", t)), res.get(("mnist_epoch", "torch", t))
         if f and p and "peak_rss" in f and "peak_rss" in p:
             fr, pr = f["peak_rss"] - data_bytes, p["peak_rss"] - data_bytes
-            extra.append(f"| peak RSS less data, MNIST epoch: fastnn / torch | {fr / 2**20:.0f} MiB "
+            extra.append("| peak RSS less data, MNIST epoch: fastnn / torch | "
+                         f"{fr / 2**20:.0f} MiB "
                          f"/ {pr / 2**20:.0f} MiB = {fr / pr:.2f} (target ≤ 0.33) |")
     head = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
             f"{platform.platform()}, Python {platform.python_version()}; "

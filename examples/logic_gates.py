@@ -27,7 +27,8 @@ def main():
         for w in caught:
             print(f"    warning: {w.message}")
         if args.plot and gate in ("and", "xor"):
-            fn.plot.decision_boundary(p, X, y, path=os.path.join(args.plot, f"perceptron_{gate}.png"),
+            png = os.path.join(args.plot, f"perceptron_{gate}.png")
+            fn.plot.decision_boundary(p, X, y, path=png,
                                       title=f"Perceptron on {gate.upper()}")
     X, y = fn.datasets.make_xor()
     mlp = fn.Sequential([fn.Dense(2, 4, activation="tanh"), fn.Dense(4, 1, activation="sigmoid")],

@@ -14,7 +14,7 @@ def main():
         from sklearn.datasets import load_diabetes
     except ImportError:
         raise SystemExit("this example reads the diabetes data shipped in scikit-learn's wheel:"
-                         " pip install scikit-learn")
+                         " pip install scikit-learn") from None
     X, y = load_diabetes(return_X_y=True)
     Xtr, Xte, ytr, yte = fn.datasets.train_test_split(X, y.astype(np.float32), test_size=0.2,
                                                       seed=0)

@@ -27,7 +27,8 @@ def _hidden(text):
     try:
         sizes = [int(s) for s in text.split(",") if s.strip()] if text.strip() else []
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}") from None
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
     return sizes
@@ -38,7 +39,7 @@ def _positive(kind):
         try:
             v = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
         if not v > 0 or v != v or v == float("inf"):
             raise argparse.ArgumentTypeError(f"must be positive and finite, got {text!r}")
         return v
@@ -49,7 +50,7 @@ def _rate(text):
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not 0 <= v < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text!r}")
     return v

@@ -28,7 +28,8 @@ def parse(spec):
     param = None
     if isinstance(spec, (tuple, list)):
         if len(spec) != 2:
-            raise ValueError(f"activation tuple must be (name, alpha). Received: activation={spec!r}")
+            raise ValueError("activation tuple must be (name, alpha). "
+                             f"Received: activation={spec!r}")
         spec, param = spec
     key = spec.lower() if isinstance(spec, str) else spec
     name = ALIASES.get(key, key)

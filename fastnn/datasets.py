@@ -143,9 +143,9 @@ class StandardScaler:
         return self
 
     def transform(self, X):
-        return ((np.asarray(X) - self.mean_) / self.scale_).astype(np.asarray(X).dtype
-                                                                   if np.asarray(X).dtype.kind == "f"
-                                                                   else np.float32)
+        X = np.asarray(X)
+        dtype = X.dtype if X.dtype.kind == "f" else np.float32
+        return ((X - self.mean_) / self.scale_).astype(dtype)
 
     def fit_transform(self, X):
         return self.fit(X).transform(X)

@@ -68,7 +68,8 @@ class VarianceScaling(Initializer):
         if not (scale > 0 and np.isfinite(scale)):
             raise ValueError(f"scale must be positive and finite. Received: scale={scale}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
-            raise ValueError(f"mode must be 'fan_in', 'fan_out' or 'fan_avg'. Received: mode={mode!r}")
+            raise ValueError("mode must be 'fan_in', 'fan_out' or 'fan_avg'. "
+                             f"Received: mode={mode!r}")
         if distribution not in ("uniform", "normal"):
             raise ValueError("distribution must be 'uniform' or 'normal'. "
                              f"Received: distribution={distribution!r}")

@@ -178,7 +178,8 @@ class Dense(Layer):
                 else self.bias_regularizer.get_config()}
 
     def __repr__(self):
-        act = "" if self.activation == "identity" else f", {A.to_repr(self.activation, self.act_param)}"
+        act = "" if self.activation == "identity" else \
+            f", {A.to_repr(self.activation, self.act_param)}"
         return f"Dense({self.in_features if self.in_features else '?'}, {self.out_features}{act})"
 
 

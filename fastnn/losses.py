@@ -21,7 +21,8 @@ class Loss:
 
     def __init__(self, reduction="mean"):
         if reduction not in ("mean", "sum"):
-            raise ValueError(f"reduction must be 'mean' or 'sum'. Received: reduction={reduction!r}")
+            raise ValueError("reduction must be 'mean' or 'sum'. "
+                             f"Received: reduction={reduction!r}")
         self.reduction = reduction
 
     def __call__(self, y_pred, y_true, sample_weight=None, backend=None):

@@ -243,7 +243,8 @@ class Sequential(FitMixin):
         out += ["".join(c.ljust(w[i]) for i, c in enumerate(r)) for r in rows[:1]] + [line]
         out += ["".join(c.ljust(w[i]) for i, c in enumerate(r)) for r in rows[1:]] + [line]
         total = self.count_params()
-        out.append(f"Total params: {total:,}" if total is not None else "Total params: ? (not built)")
+        out.append(f"Total params: {total:,}" if total is not None
+                   else "Total params: ? (not built)")
         out.append(f"dtype: {self.dtype.name}, seed: {self.seed}")
         print_fn("\n".join(out))
 

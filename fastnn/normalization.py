@@ -50,7 +50,8 @@ class BatchNorm(_Norm):
     def __init__(self, num_features=None, momentum=0.9, eps=1e-5, name=None):
         super().__init__(num_features, eps, name)
         if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
-            raise ValueError(f"BatchNorm: momentum must be in [0, 1). Received: momentum={momentum!r}")
+            raise ValueError("BatchNorm: momentum must be in [0, 1). "
+                             f"Received: momentum={momentum!r}")
         self.momentum = float(momentum)
 
     def buffer_specs(self):

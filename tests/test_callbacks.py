@@ -9,9 +9,9 @@ import time
 
 import numpy as np
 import pytest
+from conftest import child_kwargs
 
 import fastnn as fn
-from conftest import child_kwargs
 
 
 def data(n=96, seed=0):

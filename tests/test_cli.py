@@ -13,8 +13,8 @@ def cli(*args, timeout=300):
 
 def test_train_default_digits_prints_progress_and_accuracy(tmp_path):
     model = tmp_path / "d.fnn"
-    r = cli("train", "--epochs", "5", "--hidden", "64", "--batch-size", "32", "--lr", "0.005", "--save",
-            str(model), "--quiet")
+    r = cli("train", "--epochs", "5", "--hidden", "64", "--batch-size", "32", "--lr", "0.005",
+            "--save", str(model), "--quiet")
     assert r.returncode == 0, r.stderr
     assert "digits: 1,438 train / 359 test" in r.stdout
     assert "Epoch 5/5" in r.stdout and "test accuracy" in r.stdout

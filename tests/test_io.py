@@ -9,9 +9,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import child_kwargs
 
 import fastnn as fn
-from conftest import child_kwargs
 from fastnn import io
 
 

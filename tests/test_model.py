@@ -8,9 +8,9 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import child_kwargs
 
 import fastnn as fn
-from conftest import child_kwargs
 from fastnn import datasets as D
 
 ALL_LAYERS = lambda: [  # noqa: E731 - a factory: every model needs fresh layers
