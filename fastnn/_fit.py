@@ -248,13 +248,23 @@ class FitMixin:
     def _run_plan(self, plan, X, y, sw, order, bs, first, count, stats):
         opt = self.optimizer
         it = opt.iterations
-        lrs = np.array([opt.current_lr(it + s + 1) for s in range(count)], dtype=np.float64)
+        if callable(opt.lr):
+            lrs = np.array([opt.current_lr(it + s + 1) for s in range(count)], np.float64)
+        else:
+            lrs = self._lr_buffer(count, opt.current_lr())
         done = plan.run(X, y, sw, order, bs, first, count, self._step, it, lrs, stats.sums)
-        n = X.shape[0]
-        stats.n += sum(min((s + 1) * bs, n) - s * bs for s in range(first, first + done))
+        stats.n += min((first + done) * bs, X.shape[0]) - first * bs
         self._step += done
         opt.iterations += done
         return done
+
+    def _lr_buffer(self, count, lr):
+        """A constant learning rate for ``count`` steps, in a reused buffer."""
+        buf = getattr(self, "_lrs", None)
+        if buf is None or buf.shape[0] < count:
+            buf = self._lrs = np.empty(max(count, 1024), np.float64)
+        buf[:count] = lr
+        return buf
 
     def _run_steps(self, X, y, sw, order, bs, first, count, stats):
         """Run ``count`` steps from step ``first``; return how many finished with a finite loss."""
