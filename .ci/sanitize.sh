@@ -18,4 +18,6 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_stac
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 cd /tmp
 "$OLDPWD/$VENV/bin/python" -c "import fastnn, sys; print('sanitized build:', fastnn.__file__)"
-"$OLDPWD/$VENV/bin/pytest" -q -p no:cacheprovider "$OLDPWD/tests"
+# test_plot.py is left out: matplotlib's ft2font throws C++ exceptions that trip ASan's
+# __cxa_throw interceptor (a CHECK failure inside the uninstrumented wheel, not fastnn).
+"$OLDPWD/$VENV/bin/pytest" -q -p no:cacheprovider "$OLDPWD/tests" --ignore "$OLDPWD/tests/test_plot.py"

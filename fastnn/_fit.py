@@ -162,7 +162,7 @@ class FitMixin:
             if not isinstance(cb, C.Callback):
                 raise TypeError(f"callbacks must be fastnn.callbacks.Callback objects; got {cb!r}")
             cb.set_model(self)
-        self.stop_training, self.history, self._snap = False, history, None
+        self.stop_training, self.history, self._snap, self._chunk = False, history, None, 1
         if not self.optimizer.state and self.optimizer.active_state():
             self.optimizer.build(self.params.size, self.dtype)
         self._plan = self._train_plan(bs)
@@ -199,7 +199,7 @@ class FitMixin:
         names = [m for m, _ in self.metrics]
         stats = _Stats(names) if self._plan is None else \
             _PlanStats(names, self.output_shape[0], self.loss.name == "softmax_cross_entropy")
-        step, chunk = 0, 1
+        step, chunk = 0, self._chunk      # the chunk size carries over between epochs
         while step < steps:
             t0 = time.perf_counter()
             todo = min(chunk, steps - step)
@@ -227,6 +227,7 @@ class FitMixin:
                 break
             dt = time.perf_counter() - t0
             chunk = max(1, min(steps, int(todo * CHUNK_SECONDS / max(dt, 1e-6))))
+            self._chunk = max(chunk, self._chunk) if good == todo == steps else chunk
         return stats.logs()
 
     def _train_plan(self, batch_size):
