@@ -197,7 +197,8 @@ cdef _gemm(a, b, bint ta, bint tb, bias, activation, double alpha, double beta, 
     cdef cnp.ndarray A = _matrix(a, "a", -1)
     cdef cnp.ndarray B, C
     cdef int typenum = cnp.PyArray_TYPE(A)
-    cdef cnp.npy_intp m, n, k, kb, dims[2]
+    cdef cnp.npy_intp m, n, k, kb
+    cdef cnp.npy_intp dims[2]
     cdef ptrdiff_t lda, ldb, ldc
     cdef size_t ws_bytes
     cdef char *ws
