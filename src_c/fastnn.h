@@ -45,6 +45,13 @@ typedef struct fnn_ktable {
                       ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta, double *c,
                       ptrdiff_t ldc);
     int s_gemv_nr, d_gemv_nr;
+    /* half-width (NR/2) tiles with the same row ladder, for outputs with n <= NR/2 */
+    void (*sgemm_ukr_half[5])(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
+                              ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta, float *c,
+                              ptrdiff_t ldc);
+    void (*dgemm_ukr_half[5])(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+                              ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
+                              double *c, ptrdiff_t ldc);
 } fnn_ktable;
 
 extern const fnn_ktable *fnn_kt;   /* the selected row; generic until fnn_set_isa */
@@ -117,6 +124,20 @@ FNN_SUKR(fnn_sgemm_ukr_avx512_1x32); FNN_SUKR(fnn_sgemm_ukr_avx512_1x128);
 FNN_DUKR(fnn_dgemm_ukr_avx512_12x16); FNN_DUKR(fnn_dgemm_ukr_avx512_8x16);
 FNN_DUKR(fnn_dgemm_ukr_avx512_4x16); FNN_DUKR(fnn_dgemm_ukr_avx512_2x16);
 FNN_DUKR(fnn_dgemm_ukr_avx512_1x16); FNN_DUKR(fnn_dgemm_ukr_avx512_1x64);
+FNN_SUKR(fnn_sgemm_ukr_generic_4x4); FNN_SUKR(fnn_sgemm_ukr_generic_2x4);
+FNN_SUKR(fnn_sgemm_ukr_generic_1x4);
+FNN_DUKR(fnn_dgemm_ukr_generic_4x2); FNN_DUKR(fnn_dgemm_ukr_generic_2x2);
+FNN_DUKR(fnn_dgemm_ukr_generic_1x2);
+FNN_SUKR(fnn_sgemm_ukr_avx2_6x8); FNN_SUKR(fnn_sgemm_ukr_avx2_4x8);
+FNN_SUKR(fnn_sgemm_ukr_avx2_2x8); FNN_SUKR(fnn_sgemm_ukr_avx2_1x8);
+FNN_DUKR(fnn_dgemm_ukr_avx2_6x4); FNN_DUKR(fnn_dgemm_ukr_avx2_4x4);
+FNN_DUKR(fnn_dgemm_ukr_avx2_2x4); FNN_DUKR(fnn_dgemm_ukr_avx2_1x4);
+FNN_SUKR(fnn_sgemm_ukr_avx512_12x16); FNN_SUKR(fnn_sgemm_ukr_avx512_8x16);
+FNN_SUKR(fnn_sgemm_ukr_avx512_4x16); FNN_SUKR(fnn_sgemm_ukr_avx512_2x16);
+FNN_SUKR(fnn_sgemm_ukr_avx512_1x16);
+FNN_DUKR(fnn_dgemm_ukr_avx512_12x8); FNN_DUKR(fnn_dgemm_ukr_avx512_8x8);
+FNN_DUKR(fnn_dgemm_ukr_avx512_4x8); FNN_DUKR(fnn_dgemm_ukr_avx512_2x8);
+FNN_DUKR(fnn_dgemm_ukr_avx512_1x8);
 
 #ifdef __cplusplus
 }

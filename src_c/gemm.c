@@ -51,8 +51,9 @@ static void ws_parts(size_t es, int mr, int nr, int kc, int nc, ptrdiff_t n, ptr
 size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int nthreads)
 {
     const fnn_ktable *t = fnn_kt;
-    size_t bb, ab;
+    size_t bb, ab, half = (size_t)(elem_size == 4 ? t->s_nr : t->d_nr) / 2;
     if (m <= 0 || n <= 0 || k <= 0) return 0;
+    if ((size_t)n <= half) return FNN_GEMM_ALIGN + round_up((size_t)k * half * elem_size, 64);
     if (elem_size == 4)
         ws_parts(4, t->s_rows[0], t->s_nr, t->s_kc, t->s_nc, n, k, &bb, &ab);
     else
@@ -118,7 +119,7 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
     {                                                                                         \
         const fnn_ktable *t = fnn_kt;                                                         \
         gemm_args_##P g = {trans_a != 0, trans_b != 0, t->P##_rows[0], t->P##_nr, t->P##_kc,  \
-                           t->P##_nc, 0, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c, epi,   \
+                           t->P##_nc, 0, m, n, k, lda, ldb, ldc, n, alpha, beta, a, b, c, epi, \
                            t->P##gemm_ukr, t->P##_rows};                                      \
         size_t bb, ab, spare = 0;                                                             \
         uintptr_t base = ((uintptr_t)ws + FNN_GEMM_ALIGN - 1) & ~(uintptr_t)(FNN_GEMM_ALIGN - 1); \
@@ -132,6 +133,15 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
             static const int one_row[2] = {1, 0};                                             \
             g.mr = 1, g.nr = t->P##_gemv_nr, g.ukr = &t->P##gemv_ukr, g.rows = one_row;       \
             gemm_direct_##P(&g, 1);                                                           \
+            return;                                                                           \
+        }                                                                                     \
+        if (n <= t->P##_nr / 2) { /* narrow: half-width tiles, op(B) zero-padded once */       \
+            g.nr = t->P##_nr / 2, g.ukr = t->P##gemm_ukr_half;                                \
+            if (ws && ws_bytes >= (base - (uintptr_t)ws) + (size_t)k * g.nr * sizeof(T)) {    \
+                pack_b_##P(&g, 0, 0, k, (T *)base);                                           \
+                g.b = (const T *)base, g.ldb = g.nb = g.nr, g.tb = 0;                         \
+            }                                                                                 \
+            gemm_direct_##P(&g, gemm_threads(m, n, k, 0, 0));                                 \
             return;                                                                           \
         }                                                                                     \
         if (n <= 16 && m > n) {                                                               \

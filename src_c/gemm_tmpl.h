@@ -15,6 +15,7 @@ typedef struct FN(gemm_args) {
     int ta, tb, mr, nr, kc, nc;
     int ct; /* computing C^T = op(B)^T op(A)^T: tiles are stored transposed into C */
     ptrdiff_t m, n, k, lda, ldb, ldc;
+    ptrdiff_t nb; /* columns of B readable in place: n, or the zero-padded width */
     T alpha, beta;
     const T *a, *b;
     T *c;
@@ -175,7 +176,7 @@ static void FN(direct_item)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t j0, 
         const T *ap = g->a + i0 * rsa + p0 * csa;
         kc = FNN_MIN(kcd, g->k - p0);
         for (j = j0; j < j1; j += g->nr) {
-            if (!g->tb && j + g->nr <= g->n) {
+            if (!g->tb && j + g->nr <= g->nb) {
                 FN(tile)(g, i0, j, p0, kc, ap, rsa, csa, g->b + p0 * g->ldb + j, g->ldb);
             } else {
                 FN(pack_b)(g, j, p0, kc, bbuf);

@@ -10,6 +10,13 @@
                                  _mm512_set1_pd, _mm512_loadu_pd, _mm512_storeu_pd,          \
                                  _mm512_fmadd_pd, _mm512_mul_pd, _mm512_setzero_pd)
 
+#define FNN_S512H(MR) FNN_UKR_VEC(fnn_sgemm_ukr_avx512_##MR##x16, float, __m512, MR, 1, 16,  \
+                                  _mm512_set1_ps, _mm512_loadu_ps, _mm512_storeu_ps,         \
+                                  _mm512_fmadd_ps, _mm512_mul_ps, _mm512_setzero_ps)
+#define FNN_D512H(MR) FNN_UKR_VEC(fnn_dgemm_ukr_avx512_##MR##x8, double, __m512d, MR, 1, 8,   \
+                                  _mm512_set1_pd, _mm512_loadu_pd, _mm512_storeu_pd,         \
+                                  _mm512_fmadd_pd, _mm512_mul_pd, _mm512_setzero_pd)
+
 /* C[MRx32] := alpha * A[MRxk] . B[kx32] + beta * C */
 FNN_S512(12) FNN_S512(8) FNN_S512(4) FNN_S512(2) FNN_S512(1)
 /* C[1x128] := alpha * a[1xk] . B[kx128] + beta * C: batch 1, 8 independent FMA chains */
@@ -22,3 +29,7 @@ FNN_D512(12) FNN_D512(8) FNN_D512(4) FNN_D512(2) FNN_D512(1)
 FNN_UKR_VEC(fnn_dgemm_ukr_avx512_1x64, double, __m512d, 1, 8, 8, _mm512_set1_pd,
             _mm512_loadu_pd, _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_mul_pd,
             _mm512_setzero_pd)
+/* C[MRx16] := alpha * A[MRxk] . B[kx16] + beta * C: half width for n <= 16 */
+FNN_S512H(12) FNN_S512H(8) FNN_S512H(4) FNN_S512H(2) FNN_S512H(1)
+/* C[MRx8] := alpha * A[MRxk] . B[kx8] + beta * C (float64, n <= 8) */
+FNN_D512H(12) FNN_D512H(8) FNN_D512H(4) FNN_D512H(2) FNN_D512H(1)
