@@ -194,7 +194,7 @@ static void FN(gemm_direct)(const FN(gemm_args) *g, int nt)
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         T bbuf[FNN_GEMM_STACK];
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (it = 0; it < nir * nq; ++it) {
             ptrdiff_t j0 = (it % nq) * qw;
             FN(direct_item)(g, (it / nq) * g->mr, j0, FNN_MIN(j0 + qw, g->n), bbuf);
@@ -208,7 +208,7 @@ static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc, 
 {
     ptrdiff_t nb = FNN_CDIV(nc, g->nr), nq = FNN_CDIV(nb, FNN_GEMM_ITEM_TILES);
     ptrdiff_t nir = FNN_CDIV(g->m, g->mr), it, jp, packed_ir = -1;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (it = 0; it < nir * nq; ++it) {
         ptrdiff_t ir = it / nq, q = it % nq, jend = FNN_MIN(nb, (q + 1) * FNN_GEMM_ITEM_TILES);
         if (ir != packed_ir) FN(pack_a)(g, ir * g->mr, p0, kc, ap); /* reused across q */
