@@ -52,6 +52,11 @@ typedef struct fnn_ktable {
     void (*dgemm_ukr_half[5])(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
                               ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
                               double *c, ptrdiff_t ldc);
+    /* epilogue activations on a row, vectorised for this ISA (gemm_act.h) */
+    void (*sgemm_act_row)(float *x, ptrdiff_t n, int act, float slope);
+    void (*dgemm_act_row)(double *x, ptrdiff_t n, int act, double slope);
+    void (*sgemm_dact_row)(float *x, const float *y, ptrdiff_t n, int act, float slope);
+    void (*dgemm_dact_row)(double *x, const double *y, ptrdiff_t n, int act, double slope);
 } fnn_ktable;
 
 extern const fnn_ktable *fnn_kt;   /* the selected row; generic until fnn_set_isa */
@@ -108,6 +113,15 @@ size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, i
 #define FNN_DUKR(name)                                                                       \
     void name(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa, ptrdiff_t csa,       \
               const double *b, ptrdiff_t rsb, double beta, double *c, ptrdiff_t ldc)
+/* x := act(x) and x := x * act'(y) on one row, per ISA (gemm_act.h) */
+#define FNN_GEMM_ACT_DECL(ISA)                                                               \
+    void fnn_sgemm_act_row_##ISA(float *x, ptrdiff_t n, int act, float slope);              \
+    void fnn_dgemm_act_row_##ISA(double *x, ptrdiff_t n, int act, double slope);            \
+    void fnn_sgemm_dact_row_##ISA(float *x, const float *y, ptrdiff_t n, int act, float slope); \
+    void fnn_dgemm_dact_row_##ISA(double *x, const double *y, ptrdiff_t n, int act, double slope);
+FNN_GEMM_ACT_DECL(generic)
+FNN_GEMM_ACT_DECL(avx2)
+FNN_GEMM_ACT_DECL(avx512)
 FNN_SUKR(fnn_sgemm_ukr_generic_4x8); FNN_SUKR(fnn_sgemm_ukr_generic_2x8);
 FNN_SUKR(fnn_sgemm_ukr_generic_1x8); FNN_SUKR(fnn_sgemm_ukr_generic_1x32);
 FNN_DUKR(fnn_dgemm_ukr_generic_4x4); FNN_DUKR(fnn_dgemm_ukr_generic_2x4);

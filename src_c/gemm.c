@@ -1,7 +1,6 @@
 /* GEMM: C := act(alpha * op(A) * op(B) + beta * C + bias), float32 and float64.
  * Packing, cache blocking, the loop nest, threads and the fused epilogue; no ISA code:
  * the MR x NR microkernel and its block sizes come from the kernel table row fnn_kt. */
-#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -81,23 +80,15 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
 
 #define T float
 #define FN(x) x##_s
-#define FNN_EXP expf
-#define FNN_TANH tanhf
 #include "gemm_tmpl.h"
 #undef T
 #undef FN
-#undef FNN_EXP
-#undef FNN_TANH
 
 #define T double
 #define FN(x) x##_d
-#define FNN_EXP exp
-#define FNN_TANH tanh
 #include "gemm_tmpl.h"
 #undef T
 #undef FN
-#undef FNN_EXP
-#undef FNN_TANH
 
 /* C := act(alpha op(A) op(B) + beta C + bias) via C^T := op(B)^T op(A)^T when n is tiny:
  * vectors then run along m instead of wasting most lanes of an NR-wide tile */
@@ -120,7 +111,8 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
         const fnn_ktable *t = fnn_kt;                                                         \
         gemm_args_##P g = {trans_a != 0, trans_b != 0, t->P##_rows[0], t->P##_nr, t->P##_kc,  \
                            t->P##_nc, 0, m, n, k, lda, ldb, ldc, n, alpha, beta, a, b, c, epi, \
-                           t->P##gemm_ukr, t->P##_rows};                                      \
+                           t->P##gemm_ukr, t->P##_rows, t->P##gemm_act_row,                   \
+                           t->P##gemm_dact_row};                                              \
         size_t bb, ab, spare = 0;                                                             \
         uintptr_t base = ((uintptr_t)ws + FNN_GEMM_ALIGN - 1) & ~(uintptr_t)(FNN_GEMM_ALIGN - 1); \
         int nt;                                                                               \

@@ -22,6 +22,8 @@ typedef struct FN(gemm_args) {
     const fnn_epilogue *epi;
     FN(ukr_fn) const *ukr; /* microkernels for rows[0] = MR, rows[1], ..., 0-terminated */
     const int *rows;
+    void (*act_row)(T *, ptrdiff_t, int, T);            /* x := act(x), this ISA's build */
+    void (*dact_row)(T *, const T *, ptrdiff_t, int, T); /* x := x * act'(y) */
 } FN(gemm_args);
 
 /* dst[p*MR + i] = op(A)[i0+i, p0+p], rows past m zero so edge panels run full tiles */
@@ -64,32 +66,6 @@ static void FN(pack_b)(const FN(gemm_args) *g, ptrdiff_t j0, ptrdiff_t p0, ptrdi
         for (p = 0; p < kc; ++p) dst[p * NR + j] = 0;
 }
 
-/* row := act(row), the forward activation of the epilogue */
-static void FN(act_row)(T *x, ptrdiff_t n, int act, T slope)
-{
-    ptrdiff_t j;
-    switch (act) {
-    case FNN_ACT_RELU: for (j = 0; j < n; ++j) x[j] = x[j] > 0 ? x[j] : 0; break;
-    case FNN_ACT_LEAKY_RELU: for (j = 0; j < n; ++j) x[j] = x[j] > 0 ? x[j] : slope * x[j]; break;
-    case FNN_ACT_SIGMOID: for (j = 0; j < n; ++j) x[j] = 1 / (1 + FNN_EXP(-x[j])); break;
-    case FNN_ACT_TANH: for (j = 0; j < n; ++j) x[j] = FNN_TANH(x[j]); break;
-    default: break; /* identity */
-    }
-}
-
-/* x := x * act'(y), act' written in terms of the forward output y = act(z) */
-static void FN(dact_row)(T *x, const T *y, ptrdiff_t n, int act, T slope)
-{
-    ptrdiff_t j;
-    switch (act) {
-    case FNN_ACT_RELU: for (j = 0; j < n; ++j) x[j] = y[j] > 0 ? x[j] : 0; break;
-    case FNN_ACT_LEAKY_RELU: for (j = 0; j < n; ++j) x[j] *= y[j] > 0 ? 1 : slope; break;
-    case FNN_ACT_SIGMOID: for (j = 0; j < n; ++j) x[j] *= y[j] * (1 - y[j]); break;
-    case FNN_ACT_TANH: for (j = 0; j < n; ++j) x[j] *= 1 - y[j] * y[j]; break;
-    default: break; /* identity: act' = 1 */
-    }
-}
-
 /* C tile (at row i0, col j0, already holding alpha*AB + beta*C) := epilogue(C tile) */
 static void FN(epilogue)(const FN(gemm_args) *g, T *c, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr,
                          ptrdiff_t nr)
@@ -104,10 +80,10 @@ static void FN(epilogue)(const FN(gemm_args) *g, T *c, ptrdiff_t i0, ptrdiff_t j
         if (e->preact)
             memcpy((T *)e->preact + (i0 + i) * e->ld_preact + j0, row, (size_t)nr * sizeof(T));
         if (e->dact_y)
-            FN(dact_row)(row, (const T *)e->dact_y + (i0 + i) * e->ld_dact_y + j0, nr, e->act,
-                         (T)e->act_param);
-        else
-            FN(act_row)(row, nr, e->act, (T)e->act_param);
+            g->dact_row(row, (const T *)e->dact_y + (i0 + i) * e->ld_dact_y + j0, nr, e->act,
+                        (T)e->act_param);
+        else if (e->act != FNN_ACT_IDENTITY)
+            g->act_row(row, nr, e->act, (T)e->act_param);
     }
 }
 

@@ -1,7 +1,10 @@
 /* AVX2+FMA GEMM microkernels (compiled with -mavx2 -mfma). 6 rows x 2 ymm columns uses
  * 12 accumulators + 2 B vectors + 1 broadcast of the 16 ymm registers (BLIS haswell);
  * the 4/2/1-row variants finish edge rows. */
+#include "gemm_act.h"
 #include "gemm_ukr_vec.h"
+
+FNN_GEMM_ACT_ROWS(avx2)
 
 #define FNN_S256(MR) FNN_UKR_VEC(fnn_sgemm_ukr_avx2_##MR##x16, float, __m256, MR, 2, 8,       \
                                  _mm256_set1_ps, _mm256_loadu_ps, _mm256_storeu_ps,          \

@@ -1,7 +1,10 @@
 /* AVX-512 GEMM microkernels (compiled with -mavx512f...). 12 rows x 2 zmm columns uses
  * 24 accumulators + 2 B vectors + 1 broadcast of the 32 zmm registers; the 8/4/2/1-row
  * variants finish edge rows without computing padding. */
+#include "gemm_act.h"
 #include "gemm_ukr_vec.h"
+
+FNN_GEMM_ACT_ROWS(avx512)
 
 #define FNN_S512(MR) FNN_UKR_VEC(fnn_sgemm_ukr_avx512_##MR##x32, float, __m512, MR, 2, 16,    \
                                  _mm512_set1_ps, _mm512_loadu_ps, _mm512_storeu_ps,          \

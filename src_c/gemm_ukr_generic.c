@@ -1,6 +1,9 @@
 /* Portable GEMM microkernels: plain C that any compiler vectorises for the baseline ISA.
  * They also define the semantics every tuned microkernel must reproduce. */
 #include "fastnn.h"
+#include "gemm_act.h"
+
+FNN_GEMM_ACT_ROWS(generic)
 
 /* One body for both dtypes: the tile stays in a local array the compiler keeps in
  * registers; A is read through (rsa, csa) so packed panels and raw rows share it. */
