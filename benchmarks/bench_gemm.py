@@ -14,9 +14,10 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gemm_table import SHAPES  # noqa: E402
+
 import fastnn  # noqa: E402
 from fastnn import ops  # noqa: E402
-from gemm_table import SHAPES  # noqa: E402
 
 THREADS = [1, 2]
 CASES = [(label, m, k, n, ta, tb, t) for (label, m, k, n, ta, tb) in SHAPES for t in THREADS]

@@ -41,7 +41,8 @@ def test_matches_ref_all_shapes(isa, rng, dtype, ta, tb):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
 def test_epilogue_bias_act_beta(isa, rng, dtype, act):
-    for (m, k, n), ta, tb in zip(SHAPES[3:], [0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0], [0, 0, 1, 1] * 3):
+    flags_a, flags_b = [0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0], [0, 0, 1, 1] * 3
+    for (m, k, n), ta, tb in zip(SHAPES[3:], flags_a, flags_b):
         a, b = operands(rng, m, k, n, ta, tb, dtype)
         bias = rng.standard_normal(n).astype(dtype)
         c0 = rng.standard_normal((m, n)).astype(dtype)
