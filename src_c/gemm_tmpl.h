@@ -187,11 +187,19 @@ static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc, 
 #pragma omp for schedule(dynamic, 1)
     for (it = 0; it < nir * nq; ++it) {
         ptrdiff_t ir = it / nq, q = it % nq, jend = FNN_MIN(nb, (q + 1) * FNN_GEMM_ITEM_TILES);
-        if (ir != packed_ir) FN(pack_a)(g, ir * g->mr, p0, kc, ap); /* reused across q */
-        packed_ir = ir;
+        const T *pa = ap;
+        ptrdiff_t rsa = 1, csa = g->mr;
+        /* rows of A broadcast in place save the gather of packing, unless a 2 KiB-multiple
+         * row stride would put the MR rows into the same few L1 sets */
+        if (!g->ta && (g->lda * (ptrdiff_t)sizeof(T)) % 2048 != 0) {
+            pa = g->a + ir * g->mr * g->lda + p0, rsa = g->lda, csa = 1;
+        } else if (ir != packed_ir) {
+            FN(pack_a)(g, ir * g->mr, p0, kc, ap); /* reused across q */
+            packed_ir = ir;
+        }
         for (jp = q * FNN_GEMM_ITEM_TILES; jp < jend; ++jp)
-            FN(tile)(g, ir * g->mr, jc + jp * g->nr, p0, kc, ap, 1, g->mr, bp + jp * g->nr * kc,
-                     g->nr);
+            FN(tile)(g, ir * g->mr, jc + jp * g->nr, p0, kc, pa, rsa, csa,
+                     bp + jp * g->nr * kc, g->nr);
     }
 }
 
