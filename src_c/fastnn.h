@@ -52,6 +52,12 @@ typedef struct fnn_ktable {
     void (*dgemm_ukr_half[5])(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
                               ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
                               double *c, ptrdiff_t ldc);
+    /* dst[p*ldd + j] = src[j*lds + p] (j < nr; zero up to ldd): packing of a transposed
+     * operand, or NULL to use gemm.c's scalar loop */
+    void (*spack_t)(ptrdiff_t kc, ptrdiff_t nr, const float *src, ptrdiff_t lds, float *dst,
+                    ptrdiff_t ldd);
+    void (*dpack_t)(ptrdiff_t kc, ptrdiff_t nr, const double *src, ptrdiff_t lds, double *dst,
+                    ptrdiff_t ldd);
     /* epilogue activations on a row, vectorised for this ISA (gemm_act.h) */
     void (*sgemm_act_row)(float *x, ptrdiff_t n, int act, float slope);
     void (*dgemm_act_row)(double *x, ptrdiff_t n, int act, double slope);
@@ -122,6 +128,8 @@ size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, i
 FNN_GEMM_ACT_DECL(generic)
 FNN_GEMM_ACT_DECL(avx2)
 FNN_GEMM_ACT_DECL(avx512)
+void fnn_spack_t_avx2(ptrdiff_t kc, ptrdiff_t nr, const float *src, ptrdiff_t lds, float *dst,
+                      ptrdiff_t ldd);
 FNN_SUKR(fnn_sgemm_ukr_generic_4x8); FNN_SUKR(fnn_sgemm_ukr_generic_2x8);
 FNN_SUKR(fnn_sgemm_ukr_generic_1x8); FNN_SUKR(fnn_sgemm_ukr_generic_1x32);
 FNN_DUKR(fnn_dgemm_ukr_generic_4x4); FNN_DUKR(fnn_dgemm_ukr_generic_2x4);

@@ -22,6 +22,7 @@ typedef struct FN(gemm_args) {
     const fnn_epilogue *epi;
     FN(ukr_fn) const *ukr; /* microkernels for rows[0] = MR, rows[1], ..., 0-terminated */
     const int *rows;
+    void (*pack_t)(ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, T *, ptrdiff_t); /* or NULL */
     void (*act_row)(T *, ptrdiff_t, int, T);            /* x := act(x), this ISA's build */
     void (*dact_row)(T *, const T *, ptrdiff_t, int, T); /* x := x * act'(y) */
 } FN(gemm_args);
@@ -36,6 +37,10 @@ static void FN(pack_a)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t p0, ptrdi
             for (i = 0; i < mr; ++i) dst[p * MR + i] = src[i];
             for (; i < MR; ++i) dst[p * MR + i] = 0;
         }
+        return;
+    }
+    if (g->pack_t) {
+        g->pack_t(kc, mr, g->a + i0 * g->lda + p0, g->lda, dst, MR);
         return;
     }
     for (i = 0; i < mr; ++i) {
@@ -56,6 +61,10 @@ static void FN(pack_b)(const FN(gemm_args) *g, ptrdiff_t j0, ptrdiff_t p0, ptrdi
             for (j = 0; j < nr; ++j) dst[p * NR + j] = src[j];
             for (; j < NR; ++j) dst[p * NR + j] = 0;
         }
+        return;
+    }
+    if (g->pack_t) {
+        g->pack_t(kc, nr, g->b + j0 * g->ldb + p0, g->ldb, dst, NR);
         return;
     }
     for (j = 0; j < nr; ++j) {
