@@ -16,7 +16,8 @@
 #define FNN_GEMM_MAX_TILE 512       /* >= MR * NR of every table row */
 #define FNN_GEMM_STACK 8192         /* elements of each per-thread unpacked-path scratch */
 #define FNN_GEMM_ITEM_TILES 4       /* NR tiles per work item: granularity of thread split */
-#define FNN_GEMM_MT_MIN (1 << 18)   /* m*n*k below this runs on one thread: the fork costs more */
+#define FNN_GEMM_MT_MIN (1 << 20)   /* m*n*k below this (~20 us) runs on one thread: a fork
+                                     * and join costs more than it saves */
 #define FNN_GEMM_ALIGN 64
 
 static int fnn_thread_num(void)
