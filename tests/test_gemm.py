@@ -97,8 +97,9 @@ def test_beta_zero_ignores_nan_and_k_zero(isa, rng, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bit_identical_across_threads(isa, threads, rng, dtype):
-    for m, k, n, ta, tb in [(203, 530, 300, 0, 0), (64, 300, 520, 1, 0), (30, 260, 77, 0, 1),
-                            (1, 600, 300, 0, 0), (150, 100, 9, 0, 0)]:
+    # all above the 2^20 multiply-add threshold under which one thread is used
+    for m, k, n, ta, tb in [(203, 530, 300, 0, 0), (64, 300, 520, 1, 0), (30, 700, 77, 0, 1),
+                            (31, 900, 77, 0, 0), (1500, 300, 9, 0, 0), (900, 150, 13, 0, 0)]:
         a, b = operands(rng, m, k, n, ta, tb, dtype)
         bias = rng.standard_normal(n).astype(dtype)
         results = []
