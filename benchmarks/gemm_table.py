@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import time
+from functools import partial
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -76,8 +77,8 @@ def rows_for(threads, dtype, repeat, rng):
             c = np.empty((m, n), dtype)
             a_np, b_np = (a.T if ta else a), (b.T if tb else b)
             tf, tn, r = measure(
-                lambda: ops.matmul(a, b, trans_a=ta, trans_b=tb, out=c),
-                lambda: np.matmul(a_np, b_np, out=c), repeat)
+                partial(ops.matmul, a, b, trans_a=ta, trans_b=tb, out=c),
+                partial(np.matmul, a_np, b_np, out=c), repeat)
             out.append((label, 2e-9 * m * n * k, tf, tn, r))
         # fused bias+relu vs numpy matmul, then bias add and ReLU (the MLP forward layer)
         label, m, k, n = "128x784x512 bias+relu", 128, 784, 512

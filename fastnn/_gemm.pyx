@@ -2,7 +2,8 @@
 
 A thin validated wrapper over ``fnn_sgemm``/``fnn_dgemm`` (src_c/gemm.c). Every array
 is checked (dtype, shape, row layout, overlap) before the C call, so the kernel can
-trust its pointers; the GIL is released around the call.
+trust its pointers; the GIL is released around the call. The checks read the array
+structs directly: on batch-1 problems Python overhead is a visible share of the time.
 """
 include "_isa.pxi"
 
@@ -11,7 +12,6 @@ import threading
 import numpy as np
 
 cimport numpy as cnp
-from libc.string cimport memset
 
 from fastnn._kernels cimport (
     FNN_ACT_IDENTITY, FNN_ACT_LEAKY_RELU, FNN_ACT_RELU, FNN_ACT_SIGMOID, FNN_ACT_TANH,
@@ -55,52 +55,79 @@ def parse_activation(activation):
     return key, ACTIVATIONS[key], (0.0 if param is None else param)
 
 
-def _matrix(x, str name, dtype=None):
+cdef cnp.ndarray _matrix(x, str name, int typenum):
+    """x as a 2-D ndarray; lists are converted (to the dtype of a when typenum >= 0)."""
     if not isinstance(x, np.ndarray):
-        x = np.asarray(x) if dtype is None else np.asarray(x, dtype=dtype)
-    if x.ndim != 2:
+        x = np.asarray(x) if typenum < 0 else np.asarray(x, dtype=cnp.PyArray_DescrFromType(typenum))
+    if cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
         raise ValueError(f"{name} must be a 2-D array; got {name}.ndim={x.ndim} "
                          f"(shape {x.shape})")
-    return x
+    return <cnp.ndarray>x
 
 
-def _check_dtype(x, str name, dtype):
-    if x.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype} like a; got {name}.dtype={x.dtype}")
+cdef int _check_dtype(cnp.ndarray x, str name, int typenum) except -1:
+    if cnp.PyArray_TYPE(x) != typenum:
+        raise TypeError(f"{name} must have dtype {cnp.PyArray_DescrFromType(typenum)} like a; "
+                        f"got {name}.dtype={(<object>x).dtype}")
+    return 0
 
 
-def _row_stride(x, str name):
+cdef ptrdiff_t _row_stride(cnp.ndarray x, str name) except -1:
     """Leading dimension in elements; rows must be contiguous and not overlap."""
-    item, (rows, cols) = x.itemsize, x.shape
+    cdef cnp.npy_intp item = cnp.PyArray_ITEMSIZE(x)
+    cdef cnp.npy_intp rows = cnp.PyArray_DIM(x, 0), cols = cnp.PyArray_DIM(x, 1)
+    cdef cnp.npy_intp s0 = cnp.PyArray_STRIDE(x, 0), s1 = cnp.PyArray_STRIDE(x, 1)
     if rows == 0 or cols == 0:  # nothing is read or written
         return max(cols, 1)
-    if cols > 1 and x.strides[1] != item:
+    if cols > 1 and s1 != item:
         raise ValueError(f"{name} must have contiguous rows (stride {item} along axis 1); got "
-                         f"{name}.strides={x.strides}. Use np.ascontiguousarray({name}) or "
+                         f"{name}.strides={(<object>x).strides}. Use np.ascontiguousarray({name}) or "
                          "trans_a/trans_b for transposed views")
-    if rows <= 1 or cols == 0:
-        return max(cols, 1)
-    if x.strides[0] % item or x.strides[0] // item < cols:
-        raise ValueError(f"{name} has an unsupported row stride: {name}.strides={x.strides} "
-                         f"for shape {x.shape} (rows must not overlap or run backwards)")
-    return x.strides[0] // item
+    if rows == 1:
+        return cols
+    if s0 % item or s0 // item < cols:
+        raise ValueError(f"{name} has an unsupported row stride: {name}.strides={(<object>x).strides} "
+                         f"for shape {(<object>x).shape} (rows must not overlap or run backwards)")
+    return s0 // item
 
 
-def _output(x, str name, shape, dtype):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray; got {type(x).__name__}")
-    _check_dtype(x, name, dtype)
-    if x.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}; got {name}.shape={x.shape}")
-    if not x.flags.writeable:
+cdef int _output(cnp.ndarray x, str name, cnp.npy_intp m, cnp.npy_intp n, int typenum) except -1:
+    _check_dtype(x, name, typenum)
+    if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_DIM(x, 0) != m or cnp.PyArray_DIM(x, 1) != n:
+        raise ValueError(f"{name} must have shape {(m, n)}; got {name}.shape={(<object>x).shape}")
+    if not cnp.PyArray_ISWRITEABLE(x):
         raise ValueError(f"{name} is read-only")
-    return x
+    return 0
 
 
-def _no_overlap(x, str name, others):
-    for y, yname in others:
-        if y is not None and np.may_share_memory(x, y):
-            raise ValueError(f"{name} must not share memory with {yname}")
+cdef bint _extent(cnp.ndarray x, char **lo, char **hi):
+    """Byte range [lo, hi) that x spans (the bounds np.may_share_memory checks); 0 if empty."""
+    cdef int d
+    cdef cnp.npy_intp s, span
+    lo[0] = hi[0] = <char *>cnp.PyArray_DATA(x)
+    for d in range(cnp.PyArray_NDIM(x)):
+        if cnp.PyArray_DIM(x, d) == 0:
+            return 0
+        s = cnp.PyArray_STRIDE(x, d)
+        span = s * (cnp.PyArray_DIM(x, d) - 1)
+        if span < 0:
+            lo[0] += span
+        else:
+            hi[0] += span
+    hi[0] += cnp.PyArray_ITEMSIZE(x)
+    return 1
+
+
+cdef int _no_overlap(cnp.ndarray x, str name, y, str yname) except -1:
+    cdef char *xl
+    cdef char *xh
+    cdef char *yl
+    cdef char *yh
+    if y is None or not _extent(x, &xl, &xh) or not _extent(<cnp.ndarray>y, &yl, &yh):
+        return 0
+    if xl < yh and yl < xh:
+        raise ValueError(f"{name} must not share memory with {yname}")
+    return 0
 
 
 def workspace_bytes(dtype, m, n, k, nthreads):
@@ -108,103 +135,127 @@ def workspace_bytes(dtype, m, n, k, nthreads):
     return fnn_gemm_ws_bytes(np.dtype(dtype).itemsize, m, n, k, nthreads)
 
 
-cdef char *_workspace(size_t nbytes):
+cdef char *_workspace(size_t nbytes) except? NULL:
     buf = getattr(_tls, "ws", None)
-    if buf is None or buf.nbytes < nbytes:
+    if buf is None or <size_t>cnp.PyArray_NBYTES(<cnp.ndarray>buf) < nbytes:
         buf = np.empty(max(nbytes, 1), dtype=np.uint8)
         _tls.ws = buf
-    return <char *>cnp.PyArray_DATA(buf)
+    return <char *>cnp.PyArray_DATA(<cnp.ndarray>buf)
+
+
+cdef int _set_epilogue(fnn_epilogue *epi, activation, bias, preact, dact_y, cnp.ndarray out,
+                       cnp.ndarray a, cnp.ndarray b, cnp.npy_intp m, cnp.npy_intp n,
+                       int typenum) except -1:
+    """Fill *epi from the keyword arguments after checking every array they name."""
+    cdef cnp.ndarray arr
+    if activation is None:
+        epi.act, epi.act_param = FNN_ACT_IDENTITY, 0.0
+    else:
+        _, epi.act, epi.act_param = parse_activation(activation)
+    epi.bias = epi.preact = epi.dact_y = NULL
+    epi.ld_preact = epi.ld_dact_y = 0
+    if bias is not None:
+        if not isinstance(bias, np.ndarray):
+            bias = np.asarray(bias, dtype=(<object>out).dtype)
+        arr = bias
+        _check_dtype(arr, "bias", typenum)
+        if cnp.PyArray_NDIM(arr) != 1 or cnp.PyArray_DIM(arr, 0) != n:
+            raise ValueError(f"bias must have shape ({n},); got bias.shape={(<object>arr).shape}")
+        if n > 1 and cnp.PyArray_STRIDE(arr, 0) != cnp.PyArray_ITEMSIZE(arr):
+            raise ValueError(f"bias must be contiguous; got bias.strides={(<object>arr).strides}")
+        _no_overlap(out, "out", arr, "bias")
+        epi.bias = cnp.PyArray_DATA(arr)
+    if preact is not None:
+        if not isinstance(preact, np.ndarray):
+            raise TypeError(f"preact must be a numpy.ndarray; got {type(preact).__name__}")
+        arr = preact
+        _output(arr, "preact", m, n, typenum)
+        for other, oname in ((a, "a"), (b, "b"), (out, "out"), (bias, "bias")):
+            _no_overlap(arr, "preact", other, oname)
+        epi.ld_preact = _row_stride(arr, "preact")
+        epi.preact = cnp.PyArray_DATA(arr)
+    if dact_y is not None:
+        arr = _matrix(dact_y, "dact_y", typenum)
+        _check_dtype(arr, "dact_y", typenum)
+        if cnp.PyArray_DIM(arr, 0) != m or cnp.PyArray_DIM(arr, 1) != n:
+            raise ValueError(f"dact_y must have shape {(m, n)}; got dact_y.shape={(<object>arr).shape}")
+        # Y is read and C written element by element: only exact aliasing is safe
+        if not (cnp.PyArray_DATA(arr) == cnp.PyArray_DATA(out)
+                and cnp.PyArray_STRIDE(arr, 0) == cnp.PyArray_STRIDE(out, 0)
+                and cnp.PyArray_STRIDE(arr, 1) == cnp.PyArray_STRIDE(out, 1)):
+            _no_overlap(arr, "dact_y", out, "out")
+            _no_overlap(arr, "dact_y", preact, "preact")
+        epi.ld_dact_y = _row_stride(arr, "dact_y")
+        epi.dact_y = cnp.PyArray_DATA(arr)
+    return 0
+
+
+cdef _gemm(a, b, bint ta, bint tb, bias, activation, double alpha, double beta, out,
+           preact, dact_y, Py_ssize_t ws_limit):
+    cdef fnn_epilogue epi
+    cdef fnn_epilogue *pe = NULL
+    cdef cnp.ndarray A = _matrix(a, "a", -1)
+    cdef cnp.ndarray B, C
+    cdef int typenum = cnp.PyArray_TYPE(A)
+    cdef cnp.npy_intp m, n, k, kb
+    cdef cnp.npy_intp dims[2]
+    cdef ptrdiff_t lda, ldb, ldc
+    cdef size_t ws_bytes
+    cdef char *ws
+    cdef void *pa
+    cdef void *pb
+    cdef void *pc
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        raise TypeError(f"a must have dtype float32 or float64; got a.dtype={(<object>A).dtype}")
+    B = _matrix(b, "b", typenum)
+    _check_dtype(B, "b", typenum)
+    m, k = cnp.PyArray_DIM(A, 1 if ta else 0), cnp.PyArray_DIM(A, 0 if ta else 1)
+    kb, n = cnp.PyArray_DIM(B, 1 if tb else 0), cnp.PyArray_DIM(B, 0 if tb else 1)
+    if k != kb:
+        raise ValueError(f"inner dimensions differ: op(a) is {m}x{k} (a.shape={(<object>A).shape}, "
+                         f"trans_a={ta}), op(b) is {kb}x{n} (b.shape={(<object>B).shape}, trans_b={tb})")
+    lda, ldb = _row_stride(A, "a"), _row_stride(B, "b")
+    if beta != 0 and out is None:
+        raise ValueError(f"beta={beta!r} accumulates into C: pass out= holding C")
+    if out is None:
+        dims[0], dims[1] = m, n
+        C = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    else:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy.ndarray; got {type(out).__name__}")
+        C = out
+        _output(C, "out", m, n, typenum)
+        _no_overlap(C, "out", A, "a")
+        _no_overlap(C, "out", B, "b")
+    ldc = _row_stride(C, "out")
+    if activation is not None or bias is not None or preact is not None or dact_y is not None:
+        _set_epilogue(&epi, activation, bias, preact, dact_y, C, A, B, m, n, typenum)
+        if epi.act != FNN_ACT_IDENTITY or epi.bias or epi.preact or epi.dact_y:
+            pe = &epi
+    ws_bytes = fnn_gemm_ws_bytes(cnp.PyArray_ITEMSIZE(A), m, n, k, fnn_get_max_threads())
+    if ws_limit >= 0:
+        ws_bytes = min(ws_bytes, <size_t>ws_limit)
+    ws = _workspace(ws_bytes) if ws_bytes else NULL
+    pa, pb, pc = cnp.PyArray_DATA(A), cnp.PyArray_DATA(B), cnp.PyArray_DATA(C)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT32:
+            fnn_sgemm(ta, tb, m, n, k, <float>alpha, <float *>pa, lda, <float *>pb, ldb,
+                      <float>beta, <float *>pc, ldc, pe, ws, ws_bytes)
+        else:
+            fnn_dgemm(ta, tb, m, n, k, alpha, <double *>pa, lda, <double *>pb, ldb, beta,
+                      <double *>pc, ldc, pe, ws, ws_bytes)
+    return C
 
 
 def matmul(a, b, *, trans_a=False, trans_b=False, bias=None, activation=None, alpha=1.0,
            beta=0.0, out=None, preact=None, dact_y=None):
     """C := act(alpha * op(a) @ op(b) + beta * C + bias); see ``fastnn.ops.matmul``."""
-    return _matmul(a, b, trans_a, trans_b, bias, activation, alpha, beta, out, preact, dact_y)
+    return _gemm(a, b, trans_a, trans_b, bias, activation, alpha, beta, out, preact, dact_y, -1)
 
 
 def _matmul(a, b, trans_a=False, trans_b=False, bias=None, activation=None, alpha=1.0,
             beta=0.0, out=None, preact=None, dact_y=None, ws_limit=None):
     """matmul with a test hook: ``ws_limit`` caps the workspace bytes handed to C
     (0 passes NULL), to exercise the unpacked fallback and the thread cap."""
-    cdef fnn_epilogue epi
-    cdef int ta = bool(trans_a), tb = bool(trans_b), nt
-    cdef ptrdiff_t m, n, k, lda, ldb, ldc
-    cdef double al = float(alpha), be = float(beta)
-    cdef char *pa
-    cdef char *pb
-    cdef char *pc
-    cdef char *ws
-    cdef size_t ws_bytes
-    cdef bint plain, single
-    cdef fnn_epilogue *pe
-    a = _matrix(a, "a")
-    if a.dtype != np.float32 and a.dtype != np.float64:
-        raise TypeError(f"a must have dtype float32 or float64; got a.dtype={a.dtype}")
-    dtype = a.dtype
-    b = _matrix(b, "b", dtype)
-    _check_dtype(b, "b", dtype)
-    m, k = (a.shape[1], a.shape[0]) if ta else (a.shape[0], a.shape[1])
-    kb, n = (b.shape[1], b.shape[0]) if tb else (b.shape[0], b.shape[1])
-    if k != kb:
-        raise ValueError(f"inner dimensions differ: op(a) is {m}x{k} (a.shape={a.shape}, "
-                         f"trans_a={bool(trans_a)}), op(b) is {kb}x{n} (b.shape={b.shape}, "
-                         f"trans_b={bool(trans_b)})")
-    lda, ldb = _row_stride(a, "a"), _row_stride(b, "b")
-    name, epi.act, epi.act_param = parse_activation(activation)
-    epi.bias = NULL
-    epi.preact = NULL
-    epi.dact_y = NULL
-    epi.ld_preact = epi.ld_dact_y = 0
-    if be != 0 and out is None:
-        raise ValueError(f"beta={beta!r} accumulates into C: pass out= holding C")
-    if out is None:
-        out = np.empty((m, n), dtype=dtype)
-    else:
-        _output(out, "out", (m, n), dtype)
-        _no_overlap(out, "out", [(a, "a"), (b, "b"), (bias, "bias")])
-    ldc = _row_stride(out, "out")
-    if bias is not None:
-        if not isinstance(bias, np.ndarray):
-            bias = np.asarray(bias, dtype=dtype)
-        _check_dtype(bias, "bias", dtype)
-        if bias.shape != (n,):
-            raise ValueError(f"bias must have shape ({n},); got bias.shape={bias.shape}")
-        if n > 1 and bias.strides[0] != bias.itemsize:
-            raise ValueError(f"bias must be contiguous; got bias.strides={bias.strides}")
-        epi.bias = cnp.PyArray_DATA(bias)
-    if preact is not None:
-        _output(preact, "preact", (m, n), dtype)
-        _no_overlap(preact, "preact", [(a, "a"), (b, "b"), (out, "out"), (bias, "bias")])
-        epi.ld_preact = _row_stride(preact, "preact")
-        epi.preact = cnp.PyArray_DATA(preact)
-    if dact_y is not None:
-        dact_y = _matrix(dact_y, "dact_y")
-        _check_dtype(dact_y, "dact_y", dtype)
-        if dact_y.shape != (m, n):
-            raise ValueError(f"dact_y must have shape {(m, n)}; got dact_y.shape={dact_y.shape}")
-        same = (dact_y.__array_interface__["data"][0] == out.__array_interface__["data"][0]
-                and dact_y.strides == out.strides)
-        if not same:  # Y read and C written element by element: only exact aliasing is safe
-            _no_overlap(dact_y, "dact_y", [(out, "out"), (preact, "preact")])
-        epi.ld_dact_y = _row_stride(dact_y, "dact_y")
-        epi.dact_y = cnp.PyArray_DATA(dact_y)
-    plain = (epi.act == FNN_ACT_IDENTITY and epi.bias == NULL and epi.preact == NULL
-             and epi.dact_y == NULL)
-    nt = fnn_get_max_threads()
-    ws_bytes = fnn_gemm_ws_bytes(dtype.itemsize, m, n, k, nt)
-    if ws_limit is not None:
-        ws_bytes = min(ws_bytes, <size_t>ws_limit)
-    ws = _workspace(ws_bytes) if ws_bytes else NULL
-    pa = <char *>cnp.PyArray_DATA(a)
-    pb = <char *>cnp.PyArray_DATA(b)
-    pc = <char *>cnp.PyArray_DATA(out)
-    pe = NULL if plain else &epi
-    single = dtype.itemsize == 4
-    with nogil:
-        if single:
-            fnn_sgemm(ta, tb, m, n, k, <float>al, <float *>pa, lda, <float *>pb, ldb, <float>be,
-                      <float *>pc, ldc, pe, ws, ws_bytes)
-        else:
-            fnn_dgemm(ta, tb, m, n, k, al, <double *>pa, lda, <double *>pb, ldb, be,
-                      <double *>pc, ldc, pe, ws, ws_bytes)
-    return out
+    return _gemm(a, b, trans_a, trans_b, bias, activation, alpha, beta, out, preact, dact_y,
+                 -1 if ws_limit is None else ws_limit)

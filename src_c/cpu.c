@@ -13,12 +13,18 @@
 int fnn_probe_generic(void) { return 0; }
 
 /* GEMM entries: s microkernels, d microkernels, their row counts (s, d), then
- * s NR, KC, NC and d NR, KC, NC; then the one-row kernels s, d and their widths */
+ * s NR, KC, NC and d NR, KC, NC; the one-row kernels s, d and their widths; the
+ * half-width (NR/2) s and d kernels with the same row counts; the transposed-operand packers; the epilogue rows */
 static const fnn_ktable table_generic = {"generic", FNN_ISA_GENERIC, fnn_probe_generic,
     {fnn_sgemm_ukr_generic_4x8, fnn_sgemm_ukr_generic_2x8, fnn_sgemm_ukr_generic_1x8},
     {fnn_dgemm_ukr_generic_4x4, fnn_dgemm_ukr_generic_2x4, fnn_dgemm_ukr_generic_1x4},
     {4, 2, 1}, {4, 2, 1}, 8, 256, 512, 4, 256, 256,
-    fnn_sgemm_ukr_generic_1x32, fnn_dgemm_ukr_generic_1x16, 32, 16};
+    fnn_sgemm_ukr_generic_1x32, fnn_dgemm_ukr_generic_1x16, 32, 16,
+    {fnn_sgemm_ukr_generic_4x4, fnn_sgemm_ukr_generic_2x4, fnn_sgemm_ukr_generic_1x4},
+    {fnn_dgemm_ukr_generic_4x2, fnn_dgemm_ukr_generic_2x2, fnn_dgemm_ukr_generic_1x2},
+    NULL, NULL,
+    fnn_sgemm_act_row_generic, fnn_dgemm_act_row_generic, fnn_sgemm_dact_row_generic,
+    fnn_dgemm_dact_row_generic};
 #ifdef FNN_X86
 static const fnn_ktable table_avx2 = {"avx2", FNN_ISA_AVX2, fnn_probe_avx2,
     {fnn_sgemm_ukr_avx2_6x16, fnn_sgemm_ukr_avx2_4x16, fnn_sgemm_ukr_avx2_2x16,
@@ -26,14 +32,28 @@ static const fnn_ktable table_avx2 = {"avx2", FNN_ISA_AVX2, fnn_probe_avx2,
     {fnn_dgemm_ukr_avx2_6x8, fnn_dgemm_ukr_avx2_4x8, fnn_dgemm_ukr_avx2_2x8,
      fnn_dgemm_ukr_avx2_1x8},
     {6, 4, 2, 1}, {6, 4, 2, 1}, 16, 256, 512, 8, 256, 256,
-    fnn_sgemm_ukr_avx2_1x64, fnn_dgemm_ukr_avx2_1x32, 64, 32};
+    fnn_sgemm_ukr_avx2_1x64, fnn_dgemm_ukr_avx2_1x32, 64, 32,
+    {fnn_sgemm_ukr_avx2_6x8, fnn_sgemm_ukr_avx2_4x8, fnn_sgemm_ukr_avx2_2x8,
+     fnn_sgemm_ukr_avx2_1x8},
+    {fnn_dgemm_ukr_avx2_6x4, fnn_dgemm_ukr_avx2_4x4, fnn_dgemm_ukr_avx2_2x4,
+     fnn_dgemm_ukr_avx2_1x4},
+    fnn_spack_t_avx2, NULL,
+    fnn_sgemm_act_row_avx2, fnn_dgemm_act_row_avx2, fnn_sgemm_dact_row_avx2,
+    fnn_dgemm_dact_row_avx2};
 static const fnn_ktable table_avx512 = {"avx512", FNN_ISA_AVX512, fnn_probe_avx512,
     {fnn_sgemm_ukr_avx512_12x32, fnn_sgemm_ukr_avx512_8x32, fnn_sgemm_ukr_avx512_4x32,
      fnn_sgemm_ukr_avx512_2x32, fnn_sgemm_ukr_avx512_1x32},
     {fnn_dgemm_ukr_avx512_12x16, fnn_dgemm_ukr_avx512_8x16, fnn_dgemm_ukr_avx512_4x16,
      fnn_dgemm_ukr_avx512_2x16, fnn_dgemm_ukr_avx512_1x16},
     {12, 8, 4, 2, 1}, {12, 8, 4, 2, 1}, 32, 256, 512, 16, 192, 256,
-    fnn_sgemm_ukr_avx512_1x128, fnn_dgemm_ukr_avx512_1x64, 128, 64};
+    fnn_sgemm_ukr_avx512_1x128, fnn_dgemm_ukr_avx512_1x64, 128, 64,
+    {fnn_sgemm_ukr_avx512_12x16, fnn_sgemm_ukr_avx512_8x16, fnn_sgemm_ukr_avx512_4x16,
+     fnn_sgemm_ukr_avx512_2x16, fnn_sgemm_ukr_avx512_1x16},
+    {fnn_dgemm_ukr_avx512_12x8, fnn_dgemm_ukr_avx512_8x8, fnn_dgemm_ukr_avx512_4x8,
+     fnn_dgemm_ukr_avx512_2x8, fnn_dgemm_ukr_avx512_1x8},
+    fnn_spack_t_avx2, NULL, /* the 8x8 AVX2 transpose already saturates the stores */
+    fnn_sgemm_act_row_avx512, fnn_dgemm_act_row_avx512, fnn_sgemm_dact_row_avx512,
+    fnn_dgemm_dact_row_avx512};
 #endif
 
 const fnn_ktable *fnn_kt = &table_generic;

@@ -45,6 +45,24 @@ typedef struct fnn_ktable {
                       ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta, double *c,
                       ptrdiff_t ldc);
     int s_gemv_nr, d_gemv_nr;
+    /* half-width (NR/2) tiles with the same row ladder, for outputs with n <= NR/2 */
+    void (*sgemm_ukr_half[5])(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
+                              ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta, float *c,
+                              ptrdiff_t ldc);
+    void (*dgemm_ukr_half[5])(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+                              ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
+                              double *c, ptrdiff_t ldc);
+    /* dst[p*ldd + j] = src[j*lds + p] (j < nr; zero up to ldd): packing of a transposed
+     * operand, or NULL to use gemm.c's scalar loop */
+    void (*spack_t)(ptrdiff_t kc, ptrdiff_t nr, const float *src, ptrdiff_t lds, float *dst,
+                    ptrdiff_t ldd);
+    void (*dpack_t)(ptrdiff_t kc, ptrdiff_t nr, const double *src, ptrdiff_t lds, double *dst,
+                    ptrdiff_t ldd);
+    /* epilogue activations on a row, vectorised for this ISA (gemm_act.h) */
+    void (*sgemm_act_row)(float *x, ptrdiff_t n, int act, float slope);
+    void (*dgemm_act_row)(double *x, ptrdiff_t n, int act, double slope);
+    void (*sgemm_dact_row)(float *x, const float *y, ptrdiff_t n, int act, float slope);
+    void (*dgemm_dact_row)(double *x, const double *y, ptrdiff_t n, int act, double slope);
 } fnn_ktable;
 
 extern const fnn_ktable *fnn_kt;   /* the selected row; generic until fnn_set_isa */
@@ -101,6 +119,17 @@ size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, i
 #define FNN_DUKR(name)                                                                       \
     void name(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa, ptrdiff_t csa,       \
               const double *b, ptrdiff_t rsb, double beta, double *c, ptrdiff_t ldc)
+/* x := act(x) and x := x * act'(y) on one row, per ISA (gemm_act.h) */
+#define FNN_GEMM_ACT_DECL(ISA)                                                               \
+    void fnn_sgemm_act_row_##ISA(float *x, ptrdiff_t n, int act, float slope);              \
+    void fnn_dgemm_act_row_##ISA(double *x, ptrdiff_t n, int act, double slope);            \
+    void fnn_sgemm_dact_row_##ISA(float *x, const float *y, ptrdiff_t n, int act, float slope); \
+    void fnn_dgemm_dact_row_##ISA(double *x, const double *y, ptrdiff_t n, int act, double slope);
+FNN_GEMM_ACT_DECL(generic)
+FNN_GEMM_ACT_DECL(avx2)
+FNN_GEMM_ACT_DECL(avx512)
+void fnn_spack_t_avx2(ptrdiff_t kc, ptrdiff_t nr, const float *src, ptrdiff_t lds, float *dst,
+                      ptrdiff_t ldd);
 FNN_SUKR(fnn_sgemm_ukr_generic_4x8); FNN_SUKR(fnn_sgemm_ukr_generic_2x8);
 FNN_SUKR(fnn_sgemm_ukr_generic_1x8); FNN_SUKR(fnn_sgemm_ukr_generic_1x32);
 FNN_DUKR(fnn_dgemm_ukr_generic_4x4); FNN_DUKR(fnn_dgemm_ukr_generic_2x4);
@@ -117,6 +146,20 @@ FNN_SUKR(fnn_sgemm_ukr_avx512_1x32); FNN_SUKR(fnn_sgemm_ukr_avx512_1x128);
 FNN_DUKR(fnn_dgemm_ukr_avx512_12x16); FNN_DUKR(fnn_dgemm_ukr_avx512_8x16);
 FNN_DUKR(fnn_dgemm_ukr_avx512_4x16); FNN_DUKR(fnn_dgemm_ukr_avx512_2x16);
 FNN_DUKR(fnn_dgemm_ukr_avx512_1x16); FNN_DUKR(fnn_dgemm_ukr_avx512_1x64);
+FNN_SUKR(fnn_sgemm_ukr_generic_4x4); FNN_SUKR(fnn_sgemm_ukr_generic_2x4);
+FNN_SUKR(fnn_sgemm_ukr_generic_1x4);
+FNN_DUKR(fnn_dgemm_ukr_generic_4x2); FNN_DUKR(fnn_dgemm_ukr_generic_2x2);
+FNN_DUKR(fnn_dgemm_ukr_generic_1x2);
+FNN_SUKR(fnn_sgemm_ukr_avx2_6x8); FNN_SUKR(fnn_sgemm_ukr_avx2_4x8);
+FNN_SUKR(fnn_sgemm_ukr_avx2_2x8); FNN_SUKR(fnn_sgemm_ukr_avx2_1x8);
+FNN_DUKR(fnn_dgemm_ukr_avx2_6x4); FNN_DUKR(fnn_dgemm_ukr_avx2_4x4);
+FNN_DUKR(fnn_dgemm_ukr_avx2_2x4); FNN_DUKR(fnn_dgemm_ukr_avx2_1x4);
+FNN_SUKR(fnn_sgemm_ukr_avx512_12x16); FNN_SUKR(fnn_sgemm_ukr_avx512_8x16);
+FNN_SUKR(fnn_sgemm_ukr_avx512_4x16); FNN_SUKR(fnn_sgemm_ukr_avx512_2x16);
+FNN_SUKR(fnn_sgemm_ukr_avx512_1x16);
+FNN_DUKR(fnn_dgemm_ukr_avx512_12x8); FNN_DUKR(fnn_dgemm_ukr_avx512_8x8);
+FNN_DUKR(fnn_dgemm_ukr_avx512_4x8); FNN_DUKR(fnn_dgemm_ukr_avx512_2x8);
+FNN_DUKR(fnn_dgemm_ukr_avx512_1x8);
 
 /* ------------------------------------------------------------------------------
  * Activations (act.c): y := act(x); dx := dy * act'(.) from y, or from x when

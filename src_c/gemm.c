@@ -1,7 +1,6 @@
 /* GEMM: C := act(alpha * op(A) * op(B) + beta * C + bias), float32 and float64.
  * Packing, cache blocking, the loop nest, threads and the fused epilogue; no ISA code:
  * the MR x NR microkernel and its block sizes come from the kernel table row fnn_kt. */
-#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -17,7 +16,8 @@
 #define FNN_GEMM_MAX_TILE 512       /* >= MR * NR of every table row */
 #define FNN_GEMM_STACK 8192         /* elements of each per-thread unpacked-path scratch */
 #define FNN_GEMM_ITEM_TILES 4       /* NR tiles per work item: granularity of thread split */
-#define FNN_GEMM_MT_MIN (1 << 18)   /* m*n*k below this runs on one thread: the fork costs more */
+#define FNN_GEMM_MT_MIN (1 << 20)   /* m*n*k below this (~20 us) runs on one thread: a fork
+                                     * and join costs more than it saves */
 #define FNN_GEMM_ALIGN 64
 
 static int fnn_thread_num(void)
@@ -51,8 +51,9 @@ static void ws_parts(size_t es, int mr, int nr, int kc, int nc, ptrdiff_t n, ptr
 size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int nthreads)
 {
     const fnn_ktable *t = fnn_kt;
-    size_t bb, ab;
+    size_t bb, ab, half = (size_t)(elem_size == 4 ? t->s_nr : t->d_nr) / 2;
     if (m <= 0 || n <= 0 || k <= 0) return 0;
+    if ((size_t)n <= half) return FNN_GEMM_ALIGN + round_up((size_t)k * half * elem_size, 64);
     if (elem_size == 4)
         ws_parts(4, t->s_rows[0], t->s_nr, t->s_kc, t->s_nc, n, k, &bb, &ab);
     else
@@ -80,23 +81,15 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
 
 #define T float
 #define FN(x) x##_s
-#define FNN_EXP expf
-#define FNN_TANH tanhf
 #include "gemm_tmpl.h"
 #undef T
 #undef FN
-#undef FNN_EXP
-#undef FNN_TANH
 
 #define T double
 #define FN(x) x##_d
-#define FNN_EXP exp
-#define FNN_TANH tanh
 #include "gemm_tmpl.h"
 #undef T
 #undef FN
-#undef FNN_EXP
-#undef FNN_TANH
 
 /* C := act(alpha op(A) op(B) + beta C + bias) via C^T := op(B)^T op(A)^T when n is tiny:
  * vectors then run along m instead of wasting most lanes of an NR-wide tile */
@@ -118,8 +111,9 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
     {                                                                                         \
         const fnn_ktable *t = fnn_kt;                                                         \
         gemm_args_##P g = {trans_a != 0, trans_b != 0, t->P##_rows[0], t->P##_nr, t->P##_kc,  \
-                           t->P##_nc, 0, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c, epi,   \
-                           t->P##gemm_ukr, t->P##_rows};                                      \
+                           t->P##_nc, 0, m, n, k, lda, ldb, ldc, n, alpha, beta, a, b, c, epi, \
+                           t->P##gemm_ukr, t->P##_rows, t->P##pack_t, t->P##gemm_act_row,     \
+                           t->P##gemm_dact_row};                                              \
         size_t bb, ab, spare = 0;                                                             \
         uintptr_t base = ((uintptr_t)ws + FNN_GEMM_ALIGN - 1) & ~(uintptr_t)(FNN_GEMM_ALIGN - 1); \
         int nt;                                                                               \
@@ -132,6 +126,15 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
             static const int one_row[2] = {1, 0};                                             \
             g.mr = 1, g.nr = t->P##_gemv_nr, g.ukr = &t->P##gemv_ukr, g.rows = one_row;       \
             gemm_direct_##P(&g, 1);                                                           \
+            return;                                                                           \
+        }                                                                                     \
+        if (n <= t->P##_nr / 2) { /* narrow: half-width tiles, op(B) zero-padded once */       \
+            g.nr = t->P##_nr / 2, g.ukr = t->P##gemm_ukr_half;                                \
+            if (ws && ws_bytes >= (base - (uintptr_t)ws) + (size_t)k * g.nr * sizeof(T)) {    \
+                pack_b_##P(&g, 0, 0, k, (T *)base);                                           \
+                g.b = (const T *)base, g.ldb = g.nb = g.nr, g.tb = 0;                         \
+            }                                                                                 \
+            gemm_direct_##P(&g, gemm_threads(m, n, k, 0, 0));                                 \
             return;                                                                           \
         }                                                                                     \
         if (n <= 16 && m > n) {                                                               \

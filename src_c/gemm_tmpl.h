@@ -15,12 +15,16 @@ typedef struct FN(gemm_args) {
     int ta, tb, mr, nr, kc, nc;
     int ct; /* computing C^T = op(B)^T op(A)^T: tiles are stored transposed into C */
     ptrdiff_t m, n, k, lda, ldb, ldc;
+    ptrdiff_t nb; /* columns of B readable in place: n, or the zero-padded width */
     T alpha, beta;
     const T *a, *b;
     T *c;
     const fnn_epilogue *epi;
     FN(ukr_fn) const *ukr; /* microkernels for rows[0] = MR, rows[1], ..., 0-terminated */
     const int *rows;
+    void (*pack_t)(ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, T *, ptrdiff_t); /* or NULL */
+    void (*act_row)(T *, ptrdiff_t, int, T);            /* x := act(x), this ISA's build */
+    void (*dact_row)(T *, const T *, ptrdiff_t, int, T); /* x := x * act'(y) */
 } FN(gemm_args);
 
 /* dst[p*MR + i] = op(A)[i0+i, p0+p], rows past m zero so edge panels run full tiles */
@@ -33,6 +37,10 @@ static void FN(pack_a)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t p0, ptrdi
             for (i = 0; i < mr; ++i) dst[p * MR + i] = src[i];
             for (; i < MR; ++i) dst[p * MR + i] = 0;
         }
+        return;
+    }
+    if (g->pack_t) {
+        g->pack_t(kc, mr, g->a + i0 * g->lda + p0, g->lda, dst, MR);
         return;
     }
     for (i = 0; i < mr; ++i) {
@@ -55,38 +63,16 @@ static void FN(pack_b)(const FN(gemm_args) *g, ptrdiff_t j0, ptrdiff_t p0, ptrdi
         }
         return;
     }
+    if (g->pack_t) {
+        g->pack_t(kc, nr, g->b + j0 * g->ldb + p0, g->ldb, dst, NR);
+        return;
+    }
     for (j = 0; j < nr; ++j) {
         const T *src = g->b + (j0 + j) * g->ldb + p0;
         for (p = 0; p < kc; ++p) dst[p * NR + j] = src[p];
     }
     for (; j < NR; ++j)
         for (p = 0; p < kc; ++p) dst[p * NR + j] = 0;
-}
-
-/* row := act(row), the forward activation of the epilogue */
-static void FN(act_row)(T *x, ptrdiff_t n, int act, T slope)
-{
-    ptrdiff_t j;
-    switch (act) {
-    case FNN_ACT_RELU: for (j = 0; j < n; ++j) x[j] = x[j] > 0 ? x[j] : 0; break;
-    case FNN_ACT_LEAKY_RELU: for (j = 0; j < n; ++j) x[j] = x[j] > 0 ? x[j] : slope * x[j]; break;
-    case FNN_ACT_SIGMOID: for (j = 0; j < n; ++j) x[j] = 1 / (1 + FNN_EXP(-x[j])); break;
-    case FNN_ACT_TANH: for (j = 0; j < n; ++j) x[j] = FNN_TANH(x[j]); break;
-    default: break; /* identity */
-    }
-}
-
-/* x := x * act'(y), act' written in terms of the forward output y = act(z) */
-static void FN(dact_row)(T *x, const T *y, ptrdiff_t n, int act, T slope)
-{
-    ptrdiff_t j;
-    switch (act) {
-    case FNN_ACT_RELU: for (j = 0; j < n; ++j) x[j] = y[j] > 0 ? x[j] : 0; break;
-    case FNN_ACT_LEAKY_RELU: for (j = 0; j < n; ++j) x[j] *= y[j] > 0 ? 1 : slope; break;
-    case FNN_ACT_SIGMOID: for (j = 0; j < n; ++j) x[j] *= y[j] * (1 - y[j]); break;
-    case FNN_ACT_TANH: for (j = 0; j < n; ++j) x[j] *= 1 - y[j] * y[j]; break;
-    default: break; /* identity: act' = 1 */
-    }
 }
 
 /* C tile (at row i0, col j0, already holding alpha*AB + beta*C) := epilogue(C tile) */
@@ -103,10 +89,10 @@ static void FN(epilogue)(const FN(gemm_args) *g, T *c, ptrdiff_t i0, ptrdiff_t j
         if (e->preact)
             memcpy((T *)e->preact + (i0 + i) * e->ld_preact + j0, row, (size_t)nr * sizeof(T));
         if (e->dact_y)
-            FN(dact_row)(row, (const T *)e->dact_y + (i0 + i) * e->ld_dact_y + j0, nr, e->act,
-                         (T)e->act_param);
-        else
-            FN(act_row)(row, nr, e->act, (T)e->act_param);
+            g->dact_row(row, (const T *)e->dact_y + (i0 + i) * e->ld_dact_y + j0, nr, e->act,
+                        (T)e->act_param);
+        else if (e->act != FNN_ACT_IDENTITY)
+            g->act_row(row, nr, e->act, (T)e->act_param);
     }
 }
 
@@ -175,7 +161,7 @@ static void FN(direct_item)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t j0, 
         const T *ap = g->a + i0 * rsa + p0 * csa;
         kc = FNN_MIN(kcd, g->k - p0);
         for (j = j0; j < j1; j += g->nr) {
-            if (!g->tb && j + g->nr <= g->n) {
+            if (!g->tb && j + g->nr <= g->nb) {
                 FN(tile)(g, i0, j, p0, kc, ap, rsa, csa, g->b + p0 * g->ldb + j, g->ldb);
             } else {
                 FN(pack_b)(g, j, p0, kc, bbuf);
@@ -193,7 +179,7 @@ static void FN(gemm_direct)(const FN(gemm_args) *g, int nt)
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         T bbuf[FNN_GEMM_STACK];
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (it = 0; it < nir * nq; ++it) {
             ptrdiff_t j0 = (it % nq) * qw;
             FN(direct_item)(g, (it / nq) * g->mr, j0, FNN_MIN(j0 + qw, g->n), bbuf);
@@ -207,14 +193,22 @@ static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc, 
 {
     ptrdiff_t nb = FNN_CDIV(nc, g->nr), nq = FNN_CDIV(nb, FNN_GEMM_ITEM_TILES);
     ptrdiff_t nir = FNN_CDIV(g->m, g->mr), it, jp, packed_ir = -1;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (it = 0; it < nir * nq; ++it) {
         ptrdiff_t ir = it / nq, q = it % nq, jend = FNN_MIN(nb, (q + 1) * FNN_GEMM_ITEM_TILES);
-        if (ir != packed_ir) FN(pack_a)(g, ir * g->mr, p0, kc, ap); /* reused across q */
-        packed_ir = ir;
+        const T *pa = ap;
+        ptrdiff_t rsa = 1, csa = g->mr;
+        /* rows of A broadcast in place save the gather of packing, unless a 2 KiB-multiple
+         * row stride would put the MR rows into the same few L1 sets */
+        if (!g->ta && (g->lda * (ptrdiff_t)sizeof(T)) % 2048 != 0) {
+            pa = g->a + ir * g->mr * g->lda + p0, rsa = g->lda, csa = 1;
+        } else if (ir != packed_ir) {
+            FN(pack_a)(g, ir * g->mr, p0, kc, ap); /* reused across q */
+            packed_ir = ir;
+        }
         for (jp = q * FNN_GEMM_ITEM_TILES; jp < jend; ++jp)
-            FN(tile)(g, ir * g->mr, jc + jp * g->nr, p0, kc, ap, 1, g->mr, bp + jp * g->nr * kc,
-                     g->nr);
+            FN(tile)(g, ir * g->mr, jc + jp * g->nr, p0, kc, pa, rsa, csa,
+                     bp + jp * g->nr * kc, g->nr);
     }
 }
 

@@ -1,6 +1,9 @@
 /* Portable GEMM microkernels: plain C that any compiler vectorises for the baseline ISA.
  * They also define the semantics every tuned microkernel must reproduce. */
 #include "fastnn.h"
+#include "gemm_act.h"
+
+FNN_GEMM_ACT_ROWS(generic)
 
 /* One body for both dtypes: the tile stays in a local array the compiler keeps in
  * registers; A is read through (rsa, csa) so packed panels and raw rows share it. */
@@ -34,3 +37,10 @@ FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_4x4, double, 4, 4)
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_2x4, double, 2, 4)
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_1x4, double, 1, 4)
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_1x16, double, 1, 16) /* batch 1 */
+/* half-width tiles for narrow outputs: C[MRx4] (float32), C[MRx2] (float64) */
+FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_4x4, float, 4, 4)
+FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_2x4, float, 2, 4)
+FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_1x4, float, 1, 4)
+FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_4x2, double, 4, 2)
+FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_2x2, double, 2, 2)
+FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_1x2, double, 1, 2)

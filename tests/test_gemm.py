@@ -41,7 +41,8 @@ def test_matches_ref_all_shapes(isa, rng, dtype, ta, tb):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
 def test_epilogue_bias_act_beta(isa, rng, dtype, act):
-    for (m, k, n), ta, tb in zip(SHAPES[3:], [0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0], [0, 0, 1, 1] * 3):
+    flags_a, flags_b = [0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0], [0, 0, 1, 1] * 3
+    for (m, k, n), ta, tb in zip(SHAPES[3:], flags_a, flags_b):
         a, b = operands(rng, m, k, n, ta, tb, dtype)
         bias = rng.standard_normal(n).astype(dtype)
         c0 = rng.standard_normal((m, n)).astype(dtype)
@@ -96,8 +97,9 @@ def test_beta_zero_ignores_nan_and_k_zero(isa, rng, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bit_identical_across_threads(isa, threads, rng, dtype):
-    for m, k, n, ta, tb in [(203, 530, 300, 0, 0), (64, 300, 520, 1, 0), (30, 260, 77, 0, 1),
-                            (1, 600, 300, 0, 0), (150, 100, 9, 0, 0)]:
+    # all above the 2^20 multiply-add threshold under which one thread is used
+    for m, k, n, ta, tb in [(203, 530, 300, 0, 0), (64, 300, 520, 1, 0), (30, 700, 77, 0, 1),
+                            (31, 900, 77, 0, 0), (1500, 300, 9, 0, 0), (900, 150, 13, 0, 0)]:
         a, b = operands(rng, m, k, n, ta, tb, dtype)
         bias = rng.standard_normal(n).astype(dtype)
         results = []
