@@ -56,6 +56,15 @@ ADAM_RANGE(double, fnn_dadam_range_, sqrt)
 #define SET1I _mm512_set1_epi32
 #define SLLI _mm512_slli_epi32
 #define CASTF _mm512_castsi512_ps
+/* tail of r < W lanes: masked load/store, padding lanes excluded from the sum */
+#define TAIL(x, y, r, vm, acc)                                                        \
+    do {                                                                              \
+        const __mmask16 k_ = (__mmask16)((1u << (r)) - 1u);                           \
+        __m512 e_ = vexp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k_, x), vm));            \
+        _mm512_mask_storeu_ps(y, k_, e_);                                             \
+        acc = _mm512_mask_add_ps(acc, k_, acc, e_);                                   \
+    } while (0)
+#define HSUM(v) _mm512_reduce_add_ps(v)
 #elif defined(__AVX2__)
 #define W 8
 #define VF __m256
@@ -73,6 +82,15 @@ ADAM_RANGE(double, fnn_dadam_range_, sqrt)
 #define SET1I _mm256_set1_epi32
 #define SLLI _mm256_slli_epi32
 #define CASTF _mm256_castsi256_ps
+#define TAIL(x, y, r, vm, acc)                                                        \
+    do {                                                                              \
+        const __m256i k_ = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(r)),            \
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); \
+        __m256 e_ = vexp(_mm256_sub_ps(_mm256_maskload_ps(x, k_), vm));               \
+        _mm256_maskstore_ps(y, k_, e_);                                               \
+        acc = _mm256_add_ps(acc, _mm256_and_ps(e_, _mm256_castsi256_ps(k_)));          \
+    } while (0)
+#define HSUM(v) hsum128(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)))
 #else /* SSE2, the x86-64 baseline: no FMA instruction, so multiply then add */
 #define W 4
 #define VF __m128
@@ -90,7 +108,27 @@ ADAM_RANGE(double, fnn_dadam_range_, sqrt)
 #define SET1I _mm_set1_epi32
 #define SLLI _mm_slli_epi32
 #define CASTF _mm_castsi128_ps
+/* SSE2 has no masked load: go through a padded buffer (padding lanes zeroed) */
+#define TAIL(x, y, r, vm, acc)                                                        \
+    do {                                                                              \
+        float b_[4];                                                                  \
+        for (size_t l = 0; l < 4; ++l) b_[l] = l < (r) ? (x)[l] : m;                  \
+        _mm_storeu_ps(b_, vexp(_mm_sub_ps(_mm_loadu_ps(b_), vm)));                    \
+        for (size_t l = 0; l < 4; ++l) {                                              \
+            if (l < (r)) (y)[l] = b_[l];                                              \
+            else b_[l] = 0.0f;                                                        \
+        }                                                                             \
+        acc = _mm_add_ps(acc, _mm_loadu_ps(b_));                                      \
+    } while (0)
+#define HSUM(v) hsum128(v)
 #endif
+
+/* (v0 + v2) + (v1 + v3): a fixed order, so results do not depend on the caller */
+static inline float hsum128(__m128 v)
+{
+    __m128 h = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
+}
 
 /* fnn_expf (fnn_util.h) on W lanes; max/min take x second so a NaN lane stays NaN. */
 static inline VF vexp(VF x)
@@ -112,7 +150,9 @@ static inline VF vexp(VF x)
     return MUL(p, scale);
 }
 
-/* y_j := e^(x_j - m); returns sum_j y_j (4 vector accumulators, then lanes in order) */
+/* y_j := e^(x_j - m); returns sum_j y_j. Two vector accumulators, the tail as one
+ * masked vector, then a fixed horizontal sum: short rows such as 10 classes never fall
+ * back to a scalar exp, and never go through memory (store-forwarding stalls). */
 float VK(fnn_sexpsum_)(const float *x, float *y, size_t n, float m)
 {
     const VF vm = SET1(m);
@@ -125,10 +165,13 @@ float VK(fnn_sexpsum_)(const float *x, float *y, size_t n, float m)
         s0 = ADD(s0, a);
         s1 = ADD(s1, b);
     }
-    float lanes[W], s = 0.0f;
-    STOREU(lanes, ADD(s0, s1));
-    for (int l = 0; l < W; ++l) s += lanes[l];
-    for (; j < n; ++j) { y[j] = fnn_expf(x[j] - m); s += y[j]; }
+    for (; j + W <= n; j += W) {
+        VF a = vexp(SUB(LOADU(x + j), vm));
+        STOREU(y + j, a);
+        s0 = ADD(s0, a);
+    }
+    if (j < n) TAIL(x + j, y + j, n - j, vm, s1);
+    float s = HSUM(ADD(s0, s1));
     return s;
 }
 #else
