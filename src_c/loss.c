@@ -10,6 +10,14 @@
 
 #define FNN_TMPL 1
 #define T float
+/* float libm: ~2x faster than double and as accurate as a float result needs */
+#define M_EXP expf
+#define M_EXPM1 expm1f
+#define M_LOG1P log1pf
+#define M_TANH tanhf
+#define M_ERFC erfcf
+#define M_LOG logf
+#define M_FABS fabsf
 #define FN(op) fnn_s##op
 #define LOC(op) op##_s
 #define EXPSUM(x, y, n, m) VK_PICK(fnn_sexpsum_, x, y, n, m)
@@ -22,7 +30,21 @@
 #undef EXPSUM
 #undef LOG
 #undef BCE_EPS
+#undef M_EXP
+#undef M_EXPM1
+#undef M_LOG1P
+#undef M_TANH
+#undef M_ERFC
+#undef M_LOG
+#undef M_FABS
 #define T double
+#define M_EXP exp
+#define M_EXPM1 expm1
+#define M_LOG1P log1p
+#define M_TANH tanh
+#define M_ERFC erfc
+#define M_LOG log
+#define M_FABS fabs
 #define FN(op) fnn_d##op
 #define LOC(op) op##_d
 #define EXPSUM(x, y, n, m) expsum_d(x, y, n, m)
@@ -94,7 +116,7 @@ double FN(mae_loss)(const T *pred, const T *target, const T *sw, T *grad, size_t
     const double kscale = reduction == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)(k ? k : 1);
     ELEMENTWISE(n, k, {
         T d = p - t;
-        l = fabs(d);
+        l = M_FABS(d);
         g = d > 0 ? (T)1 : (d < 0 ? (T)-1 : (T)0);
     })
 }
@@ -106,7 +128,7 @@ double FN(huber_loss)(const T *pred, const T *target, const T *sw, T *grad, size
     const double kscale = reduction == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)(k ? k : 1);
     const T dl = (T)delta;
     ELEMENTWISE(n, k, {
-        T d = p - t, ad = fabs(d);
+        T d = p - t, ad = M_FABS(d);
         l = ad <= dl ? (T)0.5 * d * d : dl * (ad - (T)0.5 * dl);
         g = d > dl ? dl : (d < -dl ? -dl : d);
     })
@@ -120,7 +142,7 @@ double FN(bce_loss)(const T *pred, const T *target, const T *sw, T *grad, size_t
     const double kscale = reduction == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)(k ? k : 1);
     ELEMENTWISE(n, k, {
         T pc = p < BCE_EPS ? BCE_EPS : (p > 1 - BCE_EPS ? 1 - BCE_EPS : p);
-        l = -(t * (T)log(pc) + (1 - t) * (T)log1p(-pc));
+        l = -(t * (T)M_LOG(pc) + (1 - t) * (T)M_LOG1P(-pc));
         g = (pc - t) / (pc * (1 - pc));
     })
 }
@@ -132,8 +154,8 @@ double FN(bce_logits_loss)(const T *pred, const T *target, const T *sw, T *grad,
 {
     const double kscale = reduction == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)(k ? k : 1);
     ELEMENTWISE(n, k, {
-        T e = (T)exp(-fabs(p));
-        l = (p > 0 ? p : 0) - p * t + (T)log1p(e);
+        T e = (T)M_EXP(-M_FABS(p));
+        l = (p > 0 ? p : 0) - p * t + (T)M_LOG1P(e);
         g = (p >= 0 ? 1 / (1 + e) : e / (1 + e)) - t;
     })
 }

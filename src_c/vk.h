@@ -11,7 +11,15 @@
     void fnn_sadam_range_##sfx(float *p, const float *g, float *m, float *v,          \
                                float *vmax, size_t n, const double *k);               \
     void fnn_dadam_range_##sfx(double *p, const double *g, double *m, double *v,      \
-                               double *vmax, size_t n, const double *k);
+                               double *vmax, size_t n, const double *k);              \
+    void fnn_sadagrad_range_##sfx(float *p, const float *g, float *sum, size_t n,     \
+                                  const double *k);                                   \
+    void fnn_dadagrad_range_##sfx(double *p, const double *g, double *sum, size_t n,  \
+                                  const double *k);                                   \
+    void fnn_srmsprop_range_##sfx(float *p, const float *g, float *sq, float *buf,    \
+                                  float *gavg, size_t n, const double *k);            \
+    void fnn_drmsprop_range_##sfx(double *p, const double *g, double *sq, double *buf, \
+                                  double *gavg, size_t n, const double *k);
 VK_DECLS(generic)
 #ifdef FNN_X86
 VK_DECLS(avx2)

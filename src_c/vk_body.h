@@ -38,6 +38,53 @@
 ADAM_RANGE(float, fnn_sadam_range_, sqrtf)
 ADAM_RANGE(double, fnn_dadam_range_, sqrt)
 
+/* Adagrad on [0, n): k = {lr_t, eps, wd} */
+#define ADAGRAD_RANGE(T, NAME, SQRT)                                                  \
+    void VK(NAME)(T *p, const T *g, T *sum, size_t n, const double *k)                \
+    {                                                                                 \
+        const T a = (T)k[0], e = (T)k[1], wd = (T)k[2];                               \
+        for (size_t i = 0; i < n; ++i) {                                              \
+            T d = g[i] + wd * p[i], s = sum[i] + d * d;                               \
+            sum[i] = s;                                                               \
+            p[i] -= a * d / (SQRT(s) + e);                                            \
+        }                                                                             \
+    }
+ADAGRAD_RANGE(float, fnn_sadagrad_range_, sqrtf)
+ADAGRAD_RANGE(double, fnn_dadagrad_range_, sqrt)
+
+/* RMSProp on [0, n): k = {lr, alpha, 1-alpha, eps, wd, momentum}; buf / gavg NULL when
+ * unused. One loop per option set, so each has no branches and vectorises. */
+#define RMS_BODY(T, SQRT, CENTRED, MOM)                                                        \
+    for (size_t i = 0; i < n; ++i) {                                                  \
+        T d = g[i] + wd * p[i], s = al * sq[i] + al1 * d * d, v = s;                  \
+        sq[i] = s;                                                                    \
+        if (CENTRED) {                                                                \
+            T m = al * gavg[i] + al1 * d;                                             \
+            gavg[i] = m;                                                              \
+            v = s - m * m;                                                            \
+        }                                                                             \
+        T r = SQRT(v) + e;                                                            \
+        if (MOM) {                                                                    \
+            T b = mu * buf[i] + d / r;                                                \
+            buf[i] = b;                                                               \
+            p[i] -= a * b;                                                            \
+        } else {                                                                      \
+            p[i] -= a * d / r;                                                        \
+        }                                                                             \
+    }
+#define RMSPROP_RANGE(T, NAME, SQRT)                                                  \
+    void VK(NAME)(T *p, const T *g, T *sq, T *buf, T *gavg, size_t n, const double *k) \
+    {                                                                                 \
+        const T a = (T)k[0], al = (T)k[1], al1 = (T)k[2], e = (T)k[3], wd = (T)k[4];  \
+        const T mu = (T)k[5];                                                         \
+        if (gavg && buf) RMS_BODY(T, SQRT, 1, 1)                                               \
+        else if (gavg) RMS_BODY(T, SQRT, 1, 0)                                                 \
+        else if (buf) RMS_BODY(T, SQRT, 0, 1)                                                  \
+        else RMS_BODY(T, SQRT, 0, 0)                                                           \
+    }
+RMSPROP_RANGE(float, fnn_srmsprop_range_, sqrtf)
+RMSPROP_RANGE(double, fnn_drmsprop_range_, sqrt)
+
 #if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__)
 #ifdef __AVX512F__
 #define W 16
