@@ -22,12 +22,14 @@ int fnn_act_bwd_uses_x(int act) { return act == FNN_ACT_GELU || act == FNN_ACT_S
 #define LOC(op) op##_s
 #define EXP(x) fnn_expf(x)
 #define EXPSUM(x, y, n, m) VK_PICK(fnn_sexpsum_, x, y, n, m)
+#define SIGMOID_FWD(x, y, n, silu) sigmoid_chunks_s(x, y, n, silu)
 #include "act.c"
 #undef T
 #undef FN
 #undef LOC
 #undef EXP
 #undef EXPSUM
+#undef SIGMOID_FWD
 #undef M_EXP
 #undef M_EXPM1
 #undef M_LOG1P
@@ -47,6 +49,7 @@ int fnn_act_bwd_uses_x(int act) { return act == FNN_ACT_GELU || act == FNN_ACT_S
 #define LOC(op) op##_d
 #define EXP(x) exp(x)
 #define EXPSUM(x, y, n, m) expsum_d(x, y, n, m)
+#define SIGMOID_FWD(x, y, n, silu) EW(y[i] = (silu ? x[i] : 1) * LOC(sigmoid)(x[i]))
 #include "act.c"
 
 #else /* ---- body, compiled once per dtype ---- */
@@ -76,6 +79,21 @@ static inline T LOC(sigmoid)(T x)
     return x >= 0 ? 1 / (1 + e) : e / (1 + e);
 }
 
+#ifndef FNN_ACT_CHUNK
+#define FNN_ACT_CHUNK 8192
+/* sigmoid / silu of float arrays through the per-ISA vector exp, in fixed chunks */
+static void sigmoid_chunks_s(const float *x, float *y, size_t n, int silu)
+{
+    const size_t nch = (n + FNN_ACT_CHUNK - 1) / FNN_ACT_CHUNK;
+    _Pragma("omp parallel for schedule(static) if(n > FNN_PAR_MIN)")
+    for (size_t c = 0; c < nch; ++c) {
+        const size_t lo = c * FNN_ACT_CHUNK;
+        const size_t len = n - lo < FNN_ACT_CHUNK ? n - lo : FNN_ACT_CHUNK;
+        VK_PICK(fnn_ssigmoid_range_, x + lo, y + lo, len, silu);
+    }
+}
+#endif
+
 /* y := act(x), elementwise; param is alpha of leaky_relu and elu. */
 void FN(act_fwd)(int act, double param, const T *x, T *y, size_t n)
 {
@@ -83,14 +101,14 @@ void FN(act_fwd)(int act, double param, const T *x, T *y, size_t n)
     switch (act) {
     case FNN_ACT_IDENTITY: if (x != y) memmove(y, x, n * sizeof(T)); break;
     case FNN_ACT_STEP: EW(y[i] = x[i] > 0 ? (T)1 : (T)0); break;
-    case FNN_ACT_SIGMOID: EW(y[i] = LOC(sigmoid)(x[i])); break;
+    case FNN_ACT_SIGMOID: SIGMOID_FWD(x, y, n, 0); break;
     case FNN_ACT_TANH: EW(y[i] = M_TANH(x[i])); break;
     case FNN_ACT_RELU: EW(T v = x[i]; y[i] = v < 0 ? (T)0 : v); break;
     case FNN_ACT_LEAKY_RELU: EW(T v = x[i]; y[i] = v < 0 ? a * v : v); break;
     case FNN_ACT_ELU: EW(y[i] = x[i] < 0 ? a * (T)M_EXPM1(x[i]) : x[i]); break;
     /* exact GELU x Phi(x) (Hendrycks & Gimpel 2016), Phi via erfc for accuracy at -x */
     case FNN_ACT_GELU: EW(y[i] = (T)(0.5 * x[i] * M_ERFC(-x[i] * 0.70710678118654752440))); break;
-    case FNN_ACT_SILU: EW(y[i] = x[i] * LOC(sigmoid)(x[i])); break;
+    case FNN_ACT_SILU: SIGMOID_FWD(x, y, n, 1); break;
     /* softplus = max(x,0) + log1p(e^-|x|): no overflow for large |x| */
     case FNN_ACT_SOFTPLUS:
         EW(y[i] = (x[i] > 0 ? x[i] : 0) + (T)M_LOG1P(M_EXP(-M_FABS(x[i])))); break;

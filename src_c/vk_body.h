@@ -112,6 +112,10 @@ RMSPROP_RANGE(double, fnn_drmsprop_range_, sqrt)
         acc = _mm512_mask_add_ps(acc, k_, acc, e_);                                   \
     } while (0)
 #define HSUM(v) _mm512_reduce_add_ps(v)
+#define SELECT_GE0(x, a, b) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), b, a)
+#define ABS(x) _mm512_abs_ps(x)
+#define DIV _mm512_div_ps
+#define KEEP_NLT(x, lo, r) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ), r)
 #elif defined(__AVX2__)
 #define W 8
 #define VF __m256
@@ -138,6 +142,10 @@ RMSPROP_RANGE(double, fnn_drmsprop_range_, sqrt)
         acc = _mm256_add_ps(acc, _mm256_and_ps(e_, _mm256_castsi256_ps(k_)));          \
     } while (0)
 #define HSUM(v) hsum128(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)))
+#define SELECT_GE0(x, a, b) _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ))
+#define ABS(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x)
+#define DIV _mm256_div_ps
+#define KEEP_NLT(x, lo, r) _mm256_and_ps(_mm256_cmp_ps(x, lo, _CMP_NLT_UQ), r)
 #else /* SSE2, the x86-64 baseline: no FMA instruction, so multiply then add */
 #define W 4
 #define VF __m128
@@ -168,6 +176,15 @@ RMSPROP_RANGE(double, fnn_drmsprop_range_, sqrt)
         acc = _mm_add_ps(acc, _mm_loadu_ps(b_));                                      \
     } while (0)
 #define HSUM(v) hsum128(v)
+#define SELECT_GE0(x, a, b) sel_ge0_sse2(x, a, b)
+#define ABS(x) _mm_andnot_ps(_mm_set1_ps(-0.0f), x)
+#define DIV _mm_div_ps
+#define KEEP_NLT(x, lo, r) _mm_and_ps(_mm_cmpnlt_ps(x, lo), r)
+static inline __m128 sel_ge0_sse2(__m128 x, __m128 a, __m128 b)
+{
+    __m128 m = _mm_cmpge_ps(x, _mm_setzero_ps());
+    return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
+}
 #endif
 
 /* (v0 + v2) + (v1 + v3): a fixed order, so results do not depend on the caller */
@@ -177,11 +194,12 @@ static inline float hsum128(__m128 v)
     return _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
 }
 
-/* fnn_expf (fnn_util.h) on W lanes; max/min take x second so a NaN lane stays NaN. */
-static inline VF vexp(VF x)
+/* fnn_expf (fnn_util.h) on W lanes; max/min take x second so a NaN lane stays NaN,
+ * and lanes below -87 (where e^x < FLT_MIN) give exactly 0 as libm's expf does. */
+static inline VF vexp(VF x0)
 {
     const VF shifter = SET1(12582912.0f);
-    x = MIN(SET1(88.0f), MAX(SET1(-87.0f), x));
+    VF x = MIN(SET1(88.0f), MAX(SET1(-87.0f), x0));
     VF t = FMA(x, SET1(1.44269504088896341f), shifter);
     VF k = SUB(t, shifter);
     VF r = FMA(k, SET1(-0.693359375f), x);
@@ -194,7 +212,7 @@ static inline VF vexp(VF x)
     p = FMA(p, r, SET1(5.0000001201e-1f));
     p = ADD(FMA(MUL(p, r), r, r), SET1(1.0f));
     VF scale = CASTF(SLLI(ADDI(CVTT(k), SET1I(127)), 23));
-    return MUL(p, scale);
+    return KEEP_NLT(x0, SET1(-87.0f), MUL(p, scale));
 }
 
 /* y_j := e^(x_j - m); returns sum_j y_j. Two vector accumulators, the tail as one
@@ -221,11 +239,43 @@ float VK(fnn_sexpsum_)(const float *x, float *y, size_t n, float m)
     float s = HSUM(ADD(s0, s1));
     return s;
 }
-#else
+
+/* sigmoid(x) = 1/(1+e), or e/(1+e) for x < 0, with e = e^-|x| (never overflows) */
+static inline VF vsigmoid(VF x)
+{
+    VF e = vexp(SUB(SET1(0.0f), ABS(x)));
+    VF r = DIV(SET1(1.0f), ADD(SET1(1.0f), e));
+    return SELECT_GE0(x, r, MUL(e, r));
+}
+
+/* y := sigmoid(x), or x sigmoid(x) (silu) when silu != 0 */
+void VK(fnn_ssigmoid_range_)(const float *x, float *y, size_t n, int silu)
+{
+    size_t j = 0;
+    for (; j + W <= n; j += W) {
+        VF v = LOADU(x + j), s = vsigmoid(v);
+        STOREU(y + j, silu ? MUL(v, s) : s);
+    }
+    for (; j < n; ++j) {
+        float e = fnn_expf(-fabsf(x[j])), r = 1.0f / (1.0f + e);
+        float s = x[j] >= 0 ? r : e * r;
+        y[j] = silu ? x[j] * s : s;
+    }
+}
+#else /* not x86: portable loops */
 float VK(fnn_sexpsum_)(const float *x, float *y, size_t n, float m)
 {
     float s = 0.0f;
     for (size_t j = 0; j < n; ++j) { y[j] = fnn_expf(x[j] - m); s += y[j]; }
     return s;
+}
+
+void VK(fnn_ssigmoid_range_)(const float *x, float *y, size_t n, int silu)
+{
+    for (size_t j = 0; j < n; ++j) {
+        float e = fnn_expf(-fabsf(x[j])), r = 1.0f / (1.0f + e);
+        float s = x[j] >= 0 ? r : e * r;
+        y[j] = silu ? x[j] * s : s;
+    }
 }
 #endif
