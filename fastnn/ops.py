@@ -14,6 +14,10 @@ __all__ = []
 # ---- GEMM ----
 
 # ---- activations ----
+# Conventions of every function below (fastnn/_checks.py): float32/float64 only, all
+# arrays of one call share a dtype (TypeError otherwise); non-C-contiguous inputs are
+# copied; ``out=`` arrays and optimizer state are written in place, so they must be
+# C-contiguous and writeable (ValueError otherwise). NaN/inf in data never crash.
 from fastnn import _act  # noqa: E402
 
 # name -> (kernel id = FNN_ACT_*, default alpha or None, derivative takes x instead of y)
