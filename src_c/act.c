@@ -20,14 +20,12 @@ int fnn_act_bwd_uses_x(int act) { return act == FNN_ACT_GELU || act == FNN_ACT_S
 #define M_FABS fabsf
 #define FN(op) fnn_s##op
 #define LOC(op) op##_s
-#define EXP(x) fnn_expf(x)
 #define EXPSUM(x, y, n, m) VK_PICK(fnn_sexpsum_, x, y, n, m)
 #define SIGMOID_FWD(x, y, n, silu) sigmoid_chunks_s(x, y, n, silu)
 #include "act.c"
 #undef T
 #undef FN
 #undef LOC
-#undef EXP
 #undef EXPSUM
 #undef SIGMOID_FWD
 #undef M_EXP
@@ -47,7 +45,6 @@ int fnn_act_bwd_uses_x(int act) { return act == FNN_ACT_GELU || act == FNN_ACT_S
 #define M_FABS fabs
 #define FN(op) fnn_d##op
 #define LOC(op) op##_d
-#define EXP(x) exp(x)
 #define EXPSUM(x, y, n, m) expsum_d(x, y, n, m)
 #define SIGMOID_FWD(x, y, n, silu) EW(y[i] = (silu ? x[i] : 1) * LOC(sigmoid)(x[i]))
 #include "act.c"
@@ -107,7 +104,8 @@ void FN(act_fwd)(int act, double param, const T *x, T *y, size_t n)
     case FNN_ACT_LEAKY_RELU: EW(T v = x[i]; y[i] = v < 0 ? a * v : v); break;
     case FNN_ACT_ELU: EW(y[i] = x[i] < 0 ? a * (T)M_EXPM1(x[i]) : x[i]); break;
     /* exact GELU x Phi(x) (Hendrycks & Gimpel 2016), Phi via erfc for accuracy at -x */
-    case FNN_ACT_GELU: EW(y[i] = (T)(0.5 * x[i] * M_ERFC(-x[i] * 0.70710678118654752440))); break;
+    case FNN_ACT_GELU:
+        EW(y[i] = (T)(0.5 * x[i] * M_ERFC(-x[i] * 0.70710678118654752440))); break;
     case FNN_ACT_SILU: SIGMOID_FWD(x, y, n, 1); break;
     /* softplus = max(x,0) + log1p(e^-|x|): no overflow for large |x| */
     case FNN_ACT_SOFTPLUS:
@@ -126,8 +124,8 @@ void FN(act_bwd)(int act, double param, const T *x, const T *y, const T *dy, T *
     case FNN_ACT_STEP: EW(dx[i] = 0); break; /* Heaviside: zero almost everywhere */
     case FNN_ACT_SIGMOID: EW(dx[i] = dy[i] * y[i] * (1 - y[i])); break;
     case FNN_ACT_TANH: EW(dx[i] = dy[i] * (1 - y[i] * y[i])); break;
-    case FNN_ACT_RELU: EW(T d = dy[i]; dx[i] = y[i] > 0 ? d : 0); break; /* load first: a
-                                                                    conditional load would not vectorise */
+    /* load dy unconditionally: a conditional load (y > 0 ? dy : 0) does not vectorise */
+    case FNN_ACT_RELU: EW(T d = dy[i]; dx[i] = y[i] > 0 ? d : 0); break;
     case FNN_ACT_LEAKY_RELU: EW(T d = dy[i]; dx[i] = y[i] > 0 ? d : a * d); break;
     case FNN_ACT_ELU: EW(T d = dy[i], v = y[i]; dx[i] = v > 0 ? d : d * (v + a)); break;
     case FNN_ACT_GELU: /* Phi(x) + x phi(x) */

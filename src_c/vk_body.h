@@ -112,7 +112,8 @@ RMSPROP_RANGE(double, fnn_drmsprop_range_, sqrt)
         acc = _mm512_mask_add_ps(acc, k_, acc, e_);                                   \
     } while (0)
 #define HSUM(v) _mm512_reduce_add_ps(v)
-#define SELECT_GE0(x, a, b) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), b, a)
+#define SELECT_GE0(x, a, b)                                                           \
+    _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), b, a)
 #define ABS(x) _mm512_abs_ps(x)
 #define DIV _mm512_div_ps
 #define KEEP_NLT(x, lo, r) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ), r)
@@ -142,7 +143,8 @@ RMSPROP_RANGE(double, fnn_drmsprop_range_, sqrt)
         acc = _mm256_add_ps(acc, _mm256_and_ps(e_, _mm256_castsi256_ps(k_)));          \
     } while (0)
 #define HSUM(v) hsum128(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)))
-#define SELECT_GE0(x, a, b) _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ))
+#define SELECT_GE0(x, a, b)                                                           \
+    _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ))
 #define ABS(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x)
 #define DIV _mm256_div_ps
 #define KEEP_NLT(x, lo, r) _mm256_and_ps(_mm256_cmp_ps(x, lo, _CMP_NLT_UQ), r)
