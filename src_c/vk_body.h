@@ -281,3 +281,71 @@ void VK(fnn_ssigmoid_range_)(const float *x, float *y, size_t n, int silu)
     }
 }
 #endif
+
+/* Keep flags of the 64 dropout elements of Philox blocks b0 .. b0+15 (see rng.c):
+ * keep[4 l + w] = (word w of block b0 + l) >> 8 >= thr. AVX-512 runs the 16 blocks in
+ * the 16 lanes; other paths call the scalar generator. Identical bits on every path. */
+#ifdef __AVX512F__
+/* bit i of a 16-bit mask -> bit 4 i (Morton "part1by3") */
+static inline uint64_t spread4(uint64_t x)
+{
+    x = (x ^ (x << 24)) & 0x000000FF000000FFull;
+    x = (x ^ (x << 12)) & 0x000F000F000F000Full;
+    x = (x ^ (x << 6)) & 0x0303030303030303ull;
+    return (x ^ (x << 3)) & 0x1111111111111111ull;
+}
+
+/* 32x32 -> 64-bit products of every lane: low and high halves */
+static inline __m512i mulhilo512(__m512i a, __m512i mult, __m512i *hi)
+{
+    __m512i pe = _mm512_mul_epu32(a, mult);
+    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mult);
+    *hi = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_srli_epi64(pe, 32), po);
+    return _mm512_mullo_epi32(a, mult);
+}
+
+void VK(fnn_philox_keep64_)(uint64_t seed, uint64_t step, uint64_t b0, uint32_t thr,
+                            uint8_t *keep)
+{
+    const __m512i base = _mm512_set1_epi32((int)(uint32_t)b0);
+    __m512i c0 = _mm512_add_epi32(base, _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                          11, 12, 13, 14, 15));
+    const __mmask16 carry = _mm512_cmplt_epu32_mask(c0, base);
+    const __m512i bhi = _mm512_set1_epi32((int)(uint32_t)(b0 >> 32));
+    __m512i c1 = _mm512_mask_add_epi32(bhi, carry, bhi, _mm512_set1_epi32(1));
+    __m512i c2 = _mm512_set1_epi32((int)(uint32_t)step);
+    __m512i c3 = _mm512_set1_epi32((int)(uint32_t)(step >> 32));
+    const __m512i m0 = _mm512_set1_epi32((int)0xD2511F53u);
+    const __m512i m1 = _mm512_set1_epi32((int)0xCD9E8D57u);
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; ++r) {
+        __m512i hi0, hi1, lo0 = mulhilo512(c0, m0, &hi0), lo1 = mulhilo512(c2, m1, &hi1);
+        c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
+        c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
+        c1 = lo1;
+        c3 = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    const __m512i t = _mm512_set1_epi32((int)thr);
+    uint64_t bits = spread4(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c0, 8), t));
+    bits |= spread4(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c1, 8), t)) << 1;
+    bits |= spread4(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c2, 8), t)) << 2;
+    bits |= spread4(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c3, 8), t)) << 3;
+    _mm512_storeu_si512((void *)keep, _mm512_maskz_set1_epi8((__mmask64)bits, 1));
+}
+#else
+void VK(fnn_philox_keep64_)(uint64_t seed, uint64_t step, uint64_t b0, uint32_t thr,
+                            uint8_t *keep)
+{
+    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    for (uint64_t l = 0; l < 16; ++l) {
+        const uint64_t b = b0 + l;
+        const uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), (uint32_t)step,
+                                 (uint32_t)(step >> 32)};
+        uint32_t w[4];
+        fnn_philox4x32_10(ctr, key, w);
+        for (int j = 0; j < 4; ++j) keep[4 * l + j] = (uint8_t)((w[j] >> 8) >= thr);
+    }
+}
+#endif
