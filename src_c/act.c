@@ -10,14 +10,8 @@ int fnn_act_bwd_uses_x(int act) { return act == FNN_ACT_GELU || act == FNN_ACT_S
 
 #define FNN_TMPL 1
 #define T float
-/* float libm: ~2x faster than double and as accurate as a float result needs */
-#define M_EXP expf
-#define M_EXPM1 expm1f
-#define M_LOG1P log1pf
-#define M_TANH tanhf
-#define M_ERFC erfcf
-#define M_LOG logf
-#define M_FABS fabsf
+/* float libm (expf, logf...): ~2x faster, as accurate as a float result needs */
+#define MATH(fn) fn##f
 #define FN(op) fnn_s##op
 #define LOC(op) op##_s
 #define EXPSUM(x, y, n, m) VK_PICK(fnn_sexpsum_, x, y, n, m)
@@ -28,21 +22,9 @@ int fnn_act_bwd_uses_x(int act) { return act == FNN_ACT_GELU || act == FNN_ACT_S
 #undef LOC
 #undef EXPSUM
 #undef SIGMOID_FWD
-#undef M_EXP
-#undef M_EXPM1
-#undef M_LOG1P
-#undef M_TANH
-#undef M_ERFC
-#undef M_LOG
-#undef M_FABS
+#undef MATH
 #define T double
-#define M_EXP exp
-#define M_EXPM1 expm1
-#define M_LOG1P log1p
-#define M_TANH tanh
-#define M_ERFC erfc
-#define M_LOG log
-#define M_FABS fabs
+#define MATH(fn) fn
 #define FN(op) fnn_d##op
 #define LOC(op) op##_d
 #define EXPSUM(x, y, n, m) expsum_d(x, y, n, m)
@@ -72,7 +54,7 @@ static inline double expsum_d(const double *x, double *y, size_t n, double m)
 /* sigmoid(x) = 1 / (1 + e^-x), evaluated from e^-|x| so exp never overflows. */
 static inline T LOC(sigmoid)(T x)
 {
-    T e = M_EXP(-M_FABS(x));
+    T e = MATH(exp)(-MATH(fabs)(x));
     return x >= 0 ? 1 / (1 + e) : e / (1 + e);
 }
 
@@ -99,17 +81,17 @@ void FN(act_fwd)(int act, double param, const T *x, T *y, size_t n)
     case FNN_ACT_IDENTITY: if (x != y) memmove(y, x, n * sizeof(T)); break;
     case FNN_ACT_STEP: EW(y[i] = x[i] > 0 ? (T)1 : (T)0); break;
     case FNN_ACT_SIGMOID: SIGMOID_FWD(x, y, n, 0); break;
-    case FNN_ACT_TANH: EW(y[i] = M_TANH(x[i])); break;
+    case FNN_ACT_TANH: EW(y[i] = MATH(tanh)(x[i])); break;
     case FNN_ACT_RELU: EW(T v = x[i]; y[i] = v < 0 ? (T)0 : v); break;
     case FNN_ACT_LEAKY_RELU: EW(T v = x[i]; y[i] = v < 0 ? a * v : v); break;
-    case FNN_ACT_ELU: EW(y[i] = x[i] < 0 ? a * (T)M_EXPM1(x[i]) : x[i]); break;
+    case FNN_ACT_ELU: EW(y[i] = x[i] < 0 ? a * (T)MATH(expm1)(x[i]) : x[i]); break;
     /* exact GELU x Phi(x) (Hendrycks & Gimpel 2016), Phi via erfc for accuracy at -x */
     case FNN_ACT_GELU:
-        EW(y[i] = (T)(0.5 * x[i] * M_ERFC(-x[i] * 0.70710678118654752440))); break;
+        EW(y[i] = (T)(0.5 * x[i] * MATH(erfc)(-x[i] * 0.70710678118654752440))); break;
     case FNN_ACT_SILU: SIGMOID_FWD(x, y, n, 1); break;
     /* softplus = max(x,0) + log1p(e^-|x|): no overflow for large |x| */
     case FNN_ACT_SOFTPLUS:
-        EW(y[i] = (x[i] > 0 ? x[i] : 0) + (T)M_LOG1P(M_EXP(-M_FABS(x[i])))); break;
+        EW(y[i] = (x[i] > 0 ? x[i] : 0) + (T)MATH(log1p)(MATH(exp)(-MATH(fabs)(x[i])))); break;
     default: break;
     }
 }
@@ -129,12 +111,12 @@ void FN(act_bwd)(int act, double param, const T *x, const T *y, const T *dy, T *
     case FNN_ACT_LEAKY_RELU: EW(T d = dy[i]; dx[i] = y[i] > 0 ? d : a * d); break;
     case FNN_ACT_ELU: EW(T d = dy[i], v = y[i]; dx[i] = v > 0 ? d : d * (v + a)); break;
     case FNN_ACT_GELU: /* Phi(x) + x phi(x) */
-        EW(dx[i] = dy[i] * (T)(0.5 * M_ERFC(-x[i] * 0.70710678118654752440) +
-                               x[i] * 0.39894228040143267794 * M_EXP(-0.5 * x[i] * x[i])));
+        EW(dx[i] = dy[i] * (T)(0.5 * MATH(erfc)(-x[i] * 0.70710678118654752440) +
+                               x[i] * 0.39894228040143267794 * MATH(exp)(-0.5 * x[i] * x[i])));
         break;
     case FNN_ACT_SILU: /* s (1 + x (1 - s)) */
         EW(T s = LOC(sigmoid)(x[i]); dx[i] = dy[i] * s * (1 + x[i] * (1 - s))); break;
-    case FNN_ACT_SOFTPLUS: EW(dx[i] = dy[i] * (T)(-M_EXPM1(-y[i]))); break; /* 1 - e^-y */
+    case FNN_ACT_SOFTPLUS: EW(dx[i] = dy[i] * (T)(-MATH(expm1)(-y[i]))); break; /* 1 - e^-y */
     default: break;
     }
 }
@@ -174,7 +156,7 @@ void FN(log_softmax_fwd)(const T *x, T *y, size_t rows, size_t cols)
         const T *xr = x + r * cols;
         T *yr = y + r * cols;
         T m, s = LOC(row_exp)(xr, yr, cols, &m);
-        T lse = m + (T)M_LOG(s);
+        T lse = m + (T)MATH(log)(s);
         for (size_t j = 0; j < cols; ++j) yr[j] = xr[j] - lse;
     }
 }
@@ -199,7 +181,7 @@ void FN(log_softmax_bwd)(const T *y, const T *dy, T *dx, size_t rows, size_t col
         const T *yr = y + r * cols, *gr = dy + r * cols;
         T s = 0;
         for (size_t j = 0; j < cols; ++j) s += gr[j];
-        for (size_t j = 0; j < cols; ++j) dx[r * cols + j] = gr[j] - (T)M_EXP(yr[j]) * s;
+        for (size_t j = 0; j < cols; ++j) dx[r * cols + j] = gr[j] - (T)MATH(exp)(yr[j]) * s;
     }
 }
 

@@ -10,45 +10,24 @@
 
 #define FNN_TMPL 1
 #define T float
-/* float libm: ~2x faster than double and as accurate as a float result needs */
-#define M_EXP expf
-#define M_EXPM1 expm1f
-#define M_LOG1P log1pf
-#define M_TANH tanhf
-#define M_ERFC erfcf
-#define M_LOG logf
-#define M_FABS fabsf
+/* float libm (expf, logf...): ~2x faster, as accurate as a float result needs */
+#define MATH(fn) fn##f
 #define FN(op) fnn_s##op
 #define LOC(op) op##_s
 #define EXPSUM(x, y, n, m) VK_PICK(fnn_sexpsum_, x, y, n, m)
-#define LOG(x) logf(x) /* float accuracy is all a float loss can use; ~2x faster */
 #define BCE_EPS 1e-7f
 #include "loss.c"
 #undef T
 #undef FN
 #undef LOC
 #undef EXPSUM
-#undef LOG
 #undef BCE_EPS
-#undef M_EXP
-#undef M_EXPM1
-#undef M_LOG1P
-#undef M_TANH
-#undef M_ERFC
-#undef M_LOG
-#undef M_FABS
+#undef MATH
 #define T double
-#define M_EXP exp
-#define M_EXPM1 expm1
-#define M_LOG1P log1p
-#define M_TANH tanh
-#define M_ERFC erfc
-#define M_LOG log
-#define M_FABS fabs
+#define MATH(fn) fn
 #define FN(op) fnn_d##op
 #define LOC(op) op##_d
 #define EXPSUM(x, y, n, m) expsum_d(x, y, n, m)
-#define LOG(x) log(x)
 #define BCE_EPS 1e-7
 #include "loss.c"
 
@@ -116,7 +95,7 @@ double FN(mae_loss)(const T *pred, const T *target, const T *sw, T *grad, size_t
     const double kscale = reduction == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)(k ? k : 1);
     ELEMENTWISE(n, k, {
         T d = p - t;
-        l = M_FABS(d);
+        l = MATH(fabs)(d);
         g = d > 0 ? (T)1 : (d < 0 ? (T)-1 : (T)0);
     })
 }
@@ -128,7 +107,7 @@ double FN(huber_loss)(const T *pred, const T *target, const T *sw, T *grad, size
     const double kscale = reduction == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)(k ? k : 1);
     const T dl = (T)delta;
     ELEMENTWISE(n, k, {
-        T d = p - t, ad = M_FABS(d);
+        T d = p - t, ad = MATH(fabs)(d);
         l = ad <= dl ? (T)0.5 * d * d : dl * (ad - (T)0.5 * dl);
         g = d > dl ? dl : (d < -dl ? -dl : d);
     })
@@ -142,7 +121,7 @@ double FN(bce_loss)(const T *pred, const T *target, const T *sw, T *grad, size_t
     const double kscale = reduction == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)(k ? k : 1);
     ELEMENTWISE(n, k, {
         T pc = p < BCE_EPS ? BCE_EPS : (p > 1 - BCE_EPS ? 1 - BCE_EPS : p);
-        l = -(t * (T)M_LOG(pc) + (1 - t) * (T)M_LOG1P(-pc));
+        l = -(t * (T)MATH(log)(pc) + (1 - t) * (T)MATH(log1p)(-pc));
         g = (pc - t) / (pc * (1 - pc));
     })
 }
@@ -154,8 +133,8 @@ double FN(bce_logits_loss)(const T *pred, const T *target, const T *sw, T *grad,
 {
     const double kscale = reduction == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)(k ? k : 1);
     ELEMENTWISE(n, k, {
-        T e = (T)M_EXP(-M_FABS(p));
-        l = (p > 0 ? p : 0) - p * t + (T)M_LOG1P(e);
+        T e = (T)MATH(exp)(-MATH(fabs)(p));
+        l = (p > 0 ? p : 0) - p * t + (T)MATH(log1p)(e);
         g = (p >= 0 ? 1 / (1 + e) : e / (1 + e)) - t;
     })
 }
@@ -170,7 +149,7 @@ static inline double LOC(xent_row)(const T *z, T *g, int64_t y, const T *t, cons
 #pragma omp simd reduction(max : m)
     for (size_t j = 1; j < c; ++j) m = z[j] > m ? z[j] : m;
     const T s = EXPSUM(z, g, c, m);
-    const double lse = (double)m + (double)LOG(s), u = sm / (double)c, h = 1.0 - sm;
+    const double lse = (double)m + (double)MATH(log)(s), u = sm / (double)c, h = 1.0 - sm;
     double A = 0, L = 0; /* L = sum_j a_j (lse - z_j): each term >= 0, no cancellation */
     for (size_t j = 0; j < c && (t || u != 0.0); ++j) { /* all a_j = 0 for hard labels */
         double a = (t ? h * (double)t[j] : 0.0) + u;
