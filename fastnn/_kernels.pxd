@@ -21,11 +21,6 @@ cdef extern from "fastnn.h" nogil:
     int fnn_get_max_threads()
     void fnn_set_num_threads(int n)
 
-
-# ---- non-GEMM kernels: act.c, loss.c, reduce.c, norm.c, rng.c, optim.c ----
-from libc.stdint cimport int64_t, uint32_t, uint64_t
-
-cdef extern from "fastnn.h" nogil:
     # ---- activation ids (shared by gemm epilogues and act.c) ----
     enum:
         FNN_ACT_IDENTITY
@@ -58,6 +53,11 @@ cdef extern from "fastnn.h" nogil:
                    ptrdiff_t ldb, double beta, double *c, ptrdiff_t ldc,
                    const fnn_epilogue *epi, void *ws, size_t ws_bytes)
     size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int nthreads)
+
+# ---- non-GEMM kernels: act.c, loss.c, reduce.c, norm.c, rng.c, optim.c ----
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+
+cdef extern from "fastnn.h" nogil:
     # ---- activations (act.c) ----
     int fnn_act_bwd_uses_x(int act)
     void fnn_sact_fwd(int act, double param, const float *x, float *y, size_t n)

@@ -183,13 +183,13 @@ __all__ += ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward"
 # sum_i w_i sum_j l_ij, divided by n*k for reduction="mean" (k = elements per sample).
 
 
-def _reduce_elementwise(l, g, pred, sample_weight, reduction, out=None):
+def _reduce_elementwise(loss_el, g, pred, sample_weight, reduction, out=None):
     n = pred.shape[0] if pred.ndim else 1
     k = pred.size // n if n else 1
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
     wshape = (n,) + (1,) * (pred.ndim - 1)
     scale = 1.0 if reduction == "sum" or n * k == 0 else 1.0 / (n * k)
-    loss = float((l.reshape(n, k).astype(np.float64).sum(axis=1) * w).sum() * scale)
+    loss = float((loss_el.reshape(n, k).astype(np.float64).sum(axis=1) * w).sum() * scale)
     grad = (g * (w.reshape(wshape) * scale).astype(pred.dtype)).astype(pred.dtype)
     return loss, _out(grad, out)
 
@@ -207,22 +207,24 @@ def mae_loss(pred, target, sample_weight=None, reduction="mean", out=None):
 def huber_loss(pred, target, delta=1.0, sample_weight=None, reduction="mean", out=None):
     d = pred - target
     dl = pred.dtype.type(delta)
-    l = np.where(np.abs(d) <= dl, 0.5 * d * d, dl * (np.abs(d) - 0.5 * dl))
-    return _reduce_elementwise(l, np.clip(d, -dl, dl), pred, sample_weight, reduction, out)
+    le = np.where(np.abs(d) <= dl, 0.5 * d * d, dl * (np.abs(d) - 0.5 * dl))
+    return _reduce_elementwise(le, np.clip(d, -dl, dl), pred, sample_weight, reduction, out)
 
 
 def binary_cross_entropy(pred, target, sample_weight=None, reduction="mean", out=None):
     eps = pred.dtype.type(1e-7)
     p = np.clip(pred, eps, 1 - eps)
-    l = -(target * np.log(p) + (1 - target) * np.log1p(-p))
-    return _reduce_elementwise(l, (p - target) / (p * (1 - p)), pred, sample_weight, reduction, out)
+    le = -(target * np.log(p) + (1 - target) * np.log1p(-p))
+    g = (p - target) / (p * (1 - p))
+    return _reduce_elementwise(le, g, pred, sample_weight, reduction, out)
 
 
-def binary_cross_entropy_with_logits(logits, target, sample_weight=None, reduction="mean", out=None):
+def binary_cross_entropy_with_logits(logits, target, sample_weight=None, reduction="mean",
+                                     out=None):
     z = logits
-    l = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+    le = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
     g = _sigmoid(z).astype(z.dtype) - target
-    return _reduce_elementwise(l, g, z, sample_weight, reduction, out)
+    return _reduce_elementwise(le, g, z, sample_weight, reduction, out)
 
 
 def softmax_cross_entropy(logits, labels, class_weight=None, sample_weight=None,

@@ -55,6 +55,10 @@ def matmul(a, b, *, trans_a=False, trans_b=False, bias=None, activation=None, al
 
 
 # ---- activations ----
+# Conventions of every function below (fastnn/_checks.py): float32/float64 only, all
+# arrays of one call share a dtype (TypeError otherwise); non-C-contiguous inputs are
+# copied; ``out=`` arrays and optimizer state are written in place, so they must be
+# C-contiguous and writeable (ValueError otherwise). NaN/inf in data never crash.
 from fastnn import _act  # noqa: E402
 
 # name -> (kernel id = FNN_ACT_*, default alpha or None, derivative takes x instead of y)
@@ -353,12 +357,13 @@ def softmax_cross_entropy(logits, labels, class_weight=None, sample_weight=None,
     labels_arr = target = cw = sw = None
     lab = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
     if lab.ndim == 1 and lab.dtype.kind in "iu":
-        labels_arr = _c.same_shape("labels", np.ascontiguousarray(lab, np.int64), (n,))
+        if lab.dtype != np.int64 or not lab.flags.c_contiguous:
+            lab = np.ascontiguousarray(lab, np.int64)
+        labels_arr = _c.same_shape("labels", lab, (n,))
     elif lab.ndim == 1:
         raise TypeError(f"1-D labels must be integers, got dtype={lab.dtype}")
     else:
         target = _c.same_shape("labels", _c.array("labels", lab, logits.dtype), (n, c))
-        target = target.reshape(-1)
     if class_weight is not None:
         cw = _c.same_shape("class_weight", _c.array("class_weight", class_weight,
                                                     logits.dtype), (c,))
@@ -366,8 +371,7 @@ def softmax_cross_entropy(logits, labels, class_weight=None, sample_weight=None,
         sw = _c.same_shape("sample_weight", _c.array("sample_weight", sample_weight,
                                                      logits.dtype), (n,))
     grad = _c.out_or_new("out", out, logits.dtype, (n, c))
-    loss = _loss.softmax_xent(logits.reshape(-1), labels_arr, target, cw, sw,
-                              grad.reshape(-1), n, c, sm, red)
+    loss = _loss.softmax_xent(logits, labels_arr, target, cw, sw, grad, n, c, sm, red)
     return loss, grad
 
 

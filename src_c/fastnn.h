@@ -169,10 +169,10 @@ FNN_DUKR(fnn_dgemm_ukr_avx512_1x8);
 int fnn_act_bwd_uses_x(int act);
 void fnn_sact_fwd(int act, double param, const float *x, float *y, size_t n);
 void fnn_dact_fwd(int act, double param, const double *x, double *y, size_t n);
-void fnn_sact_bwd(int act, double param, const float *x, const float *y, const float *dy, float *dx,
-                  size_t n);
-void fnn_dact_bwd(int act, double param, const double *x, const double *y, const double *dy, double *dx,
-                  size_t n);
+void fnn_sact_bwd(int act, double param, const float *x, const float *y, const float *dy,
+                  float *dx, size_t n);
+void fnn_dact_bwd(int act, double param, const double *x, const double *y, const double *dy,
+                  double *dx, size_t n);
 void fnn_ssoftmax_fwd(const float *x, float *y, size_t rows, size_t cols);
 void fnn_dsoftmax_fwd(const double *x, double *y, size_t rows, size_t cols);
 void fnn_slog_softmax_fwd(const float *x, float *y, size_t rows, size_t cols);
@@ -188,34 +188,34 @@ void fnn_dlog_softmax_bwd(const double *y, const double *dy, double *dx, size_t 
  * sample weights or NULL. MEAN divides by n*k (softmax_xent: by n), SUM does not.
  * ---------------------------------------------------------------------------- */
 enum { FNN_REDUCE_MEAN = 0, FNN_REDUCE_SUM = 1 };
-double fnn_smse_loss(const float *pred, const float *target, const float *sw, float *grad, size_t n,
-                    size_t k, int reduction);
-double fnn_dmse_loss(const double *pred, const double *target, const double *sw, double *grad, size_t n,
-                    size_t k, int reduction);
-double fnn_smae_loss(const float *pred, const float *target, const float *sw, float *grad, size_t n,
-                    size_t k, int reduction);
-double fnn_dmae_loss(const double *pred, const double *target, const double *sw, double *grad, size_t n,
-                    size_t k, int reduction);
-double fnn_shuber_loss(const float *pred, const float *target, const float *sw, float *grad, size_t n,
-                      size_t k, double delta, int reduction);
-double fnn_dhuber_loss(const double *pred, const double *target, const double *sw, double *grad, size_t n,
-                      size_t k, double delta, int reduction);
-double fnn_sbce_loss(const float *pred, const float *target, const float *sw, float *grad, size_t n,
-                    size_t k, int reduction);
-double fnn_dbce_loss(const double *pred, const double *target, const double *sw, double *grad, size_t n,
-                    size_t k, int reduction);
-double fnn_sbce_logits_loss(const float *pred, const float *target, const float *sw, float *grad, size_t n,
-                           size_t k, int reduction);
-double fnn_dbce_logits_loss(const double *pred, const double *target, const double *sw, double *grad, size_t n,
-                           size_t k, int reduction);
+double fnn_smse_loss(const float *pred, const float *target, const float *sw, float *grad,
+                     size_t n, size_t k, int reduction);
+double fnn_dmse_loss(const double *pred, const double *target, const double *sw, double *grad,
+                     size_t n, size_t k, int reduction);
+double fnn_smae_loss(const float *pred, const float *target, const float *sw, float *grad,
+                     size_t n, size_t k, int reduction);
+double fnn_dmae_loss(const double *pred, const double *target, const double *sw, double *grad,
+                     size_t n, size_t k, int reduction);
+double fnn_shuber_loss(const float *pred, const float *target, const float *sw, float *grad,
+                       size_t n, size_t k, double delta, int reduction);
+double fnn_dhuber_loss(const double *pred, const double *target, const double *sw, double *grad,
+                       size_t n, size_t k, double delta, int reduction);
+double fnn_sbce_loss(const float *pred, const float *target, const float *sw, float *grad,
+                     size_t n, size_t k, int reduction);
+double fnn_dbce_loss(const double *pred, const double *target, const double *sw, double *grad,
+                     size_t n, size_t k, int reduction);
+double fnn_sbce_logits_loss(const float *pred, const float *target, const float *sw, float *grad,
+                            size_t n, size_t k, int reduction);
+double fnn_dbce_logits_loss(const double *pred, const double *target, const double *sw,
+                            double *grad, size_t n, size_t k, int reduction);
 /* labels [n] int64 in [0, c) or target [n, c]: exactly one non-NULL; cw [c] or NULL */
 double fnn_ssoftmax_xent(const float *logits, const int64_t *labels, const float *target,
-                        const float *cw, const float *sw, float *grad, size_t n, size_t c,
-                        double smoothing, int reduction);
+                         const float *cw, const float *sw, float *grad, size_t n, size_t c,
+                         double smoothing, int reduction);
 /* labels [n] int64 in [0, c) or target [n, c]: exactly one non-NULL; cw [c] or NULL */
 double fnn_dsoftmax_xent(const double *logits, const int64_t *labels, const double *target,
-                        const double *cw, const double *sw, double *grad, size_t n, size_t c,
-                        double smoothing, int reduction);
+                         const double *cw, const double *sw, double *grad, size_t n, size_t c,
+                         double smoothing, int reduction);
 
 /* ------------------------------------------------------------------------------
  * Reductions, regularisation, clipping (reduce.c): fixed partitions, results
@@ -243,30 +243,34 @@ void fnn_dmul(const double *x, const double *a, double *out, size_t n);
  * Normalisation (norm.c): batch norm over rows of x[n, c] (mean/invstd/running [c]),
  * layer norm over columns of x[n, d] (mean/invstd [n], gamma/beta [d]).
  * ---------------------------------------------------------------------------- */
-void fnn_sbatch_norm_fwd_train(const float *x, const float *gamma, const float *beta, float *y, float *mean,
-                              float *invstd, float *run_mean, float *run_var, size_t n, size_t c,
-                              double momentum, double eps);
-void fnn_dbatch_norm_fwd_train(const double *x, const double *gamma, const double *beta, double *y, double *mean,
-                              double *invstd, double *run_mean, double *run_var, size_t n, size_t c,
-                              double momentum, double eps);
+void fnn_sbatch_norm_fwd_train(const float *x, const float *gamma, const float *beta, float *y,
+                               float *mean, float *invstd, float *run_mean, float *run_var,
+                               size_t n, size_t c, double momentum, double eps);
+void fnn_dbatch_norm_fwd_train(const double *x, const double *gamma, const double *beta,
+                               double *y, double *mean, double *invstd, double *run_mean,
+                               double *run_var, size_t n, size_t c, double momentum, double eps);
 void fnn_sbatch_norm_fwd_eval(const float *x, const float *gamma, const float *beta, float *y,
-                             const float *run_mean, const float *run_var, size_t n, size_t c,
-                             double eps);
+                              const float *run_mean, const float *run_var, size_t n, size_t c,
+                              double eps);
 void fnn_dbatch_norm_fwd_eval(const double *x, const double *gamma, const double *beta, double *y,
-                             const double *run_mean, const double *run_var, size_t n, size_t c,
-                             double eps);
+                              const double *run_mean, const double *run_var, size_t n, size_t c,
+                              double eps);
 void fnn_sbatch_norm_bwd(const float *x, const float *dy, const float *gamma, const float *mean,
-                        const float *invstd, float *dx, float *dgamma, float *dbeta, size_t n, size_t c);
-void fnn_dbatch_norm_bwd(const double *x, const double *dy, const double *gamma, const double *mean,
-                        const double *invstd, double *dx, double *dgamma, double *dbeta, size_t n, size_t c);
-void fnn_slayer_norm_fwd(const float *x, const float *gamma, const float *beta, float *y, float *mean,
-                        float *invstd, size_t n, size_t d, double eps);
-void fnn_dlayer_norm_fwd(const double *x, const double *gamma, const double *beta, double *y, double *mean,
-                        double *invstd, size_t n, size_t d, double eps);
+                         const float *invstd, float *dx, float *dgamma, float *dbeta, size_t n,
+                         size_t c);
+void fnn_dbatch_norm_bwd(const double *x, const double *dy, const double *gamma,
+                         const double *mean, const double *invstd, double *dx, double *dgamma,
+                         double *dbeta, size_t n, size_t c);
+void fnn_slayer_norm_fwd(const float *x, const float *gamma, const float *beta, float *y,
+                         float *mean, float *invstd, size_t n, size_t d, double eps);
+void fnn_dlayer_norm_fwd(const double *x, const double *gamma, const double *beta, double *y,
+                         double *mean, double *invstd, size_t n, size_t d, double eps);
 void fnn_slayer_norm_bwd(const float *x, const float *dy, const float *gamma, const float *mean,
-                        const float *invstd, float *dx, float *dgamma, float *dbeta, size_t n, size_t d);
-void fnn_dlayer_norm_bwd(const double *x, const double *dy, const double *gamma, const double *mean,
-                        const double *invstd, double *dx, double *dgamma, double *dbeta, size_t n, size_t d);
+                         const float *invstd, float *dx, float *dgamma, float *dbeta, size_t n,
+                         size_t d);
+void fnn_dlayer_norm_bwd(const double *x, const double *dy, const double *gamma,
+                         const double *mean, const double *invstd, double *dx, double *dgamma,
+                         double *dbeta, size_t n, size_t d);
 
 /* ------------------------------------------------------------------------------
  * Counter-based RNG and dropout (rng.c): Philox4x32-10; element i of stream
@@ -278,34 +282,34 @@ void fnn_dlayer_norm_bwd(const double *x, const double *dy, const double *gamma,
 void fnn_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 uint32_t fnn_dropout_threshold(double p);
 void fnn_sdropout_fwd(const float *x, float *y, float *mask, size_t n, double p, uint64_t seed,
-                     uint64_t step);
+                      uint64_t step);
 void fnn_ddropout_fwd(const double *x, double *y, double *mask, size_t n, double p, uint64_t seed,
-                     uint64_t step);
+                      uint64_t step);
 
 /* ------------------------------------------------------------------------------
  * Optimizer steps over a flat arena (optim.c), torch.optim semantics, step >= 1,
  * one parallel pass. State arrays have n elements; unused ones may be NULL.
  * ---------------------------------------------------------------------------- */
 void fnn_ssgd_step(float *p, const float *g, float *buf, size_t n, int64_t step, double lr,
-                  double momentum, double dampening, double weight_decay, int nesterov);
+                   double momentum, double dampening, double weight_decay, int nesterov);
 void fnn_dsgd_step(double *p, const double *g, double *buf, size_t n, int64_t step, double lr,
-                  double momentum, double dampening, double weight_decay, int nesterov);
+                   double momentum, double dampening, double weight_decay, int nesterov);
 void fnn_sadagrad_step(float *p, const float *g, float *sum, size_t n, int64_t step, double lr,
-                      double lr_decay, double eps, double weight_decay);
+                       double lr_decay, double eps, double weight_decay);
 void fnn_dadagrad_step(double *p, const double *g, double *sum, size_t n, int64_t step, double lr,
-                      double lr_decay, double eps, double weight_decay);
-void fnn_srmsprop_step(float *p, const float *g, float *sq, float *buf, float *gavg, size_t n, int64_t step,
-                      double lr, double alpha, double eps, double weight_decay,
-                      double momentum, int centered);
-void fnn_drmsprop_step(double *p, const double *g, double *sq, double *buf, double *gavg, size_t n, int64_t step,
-                      double lr, double alpha, double eps, double weight_decay,
-                      double momentum, int centered);
-void fnn_sadam_step(float *p, const float *g, float *m, float *v, float *vmax, size_t n, int64_t step,
-                   double lr, double beta1, double beta2, double eps, double weight_decay,
-                   int decoupled, int amsgrad);
-void fnn_dadam_step(double *p, const double *g, double *m, double *v, double *vmax, size_t n, int64_t step,
-                   double lr, double beta1, double beta2, double eps, double weight_decay,
-                   int decoupled, int amsgrad);
+                       double lr_decay, double eps, double weight_decay);
+void fnn_srmsprop_step(float *p, const float *g, float *sq, float *buf, float *gavg, size_t n,
+                       int64_t step, double lr, double alpha, double eps, double weight_decay,
+                       double momentum, int centered);
+void fnn_drmsprop_step(double *p, const double *g, double *sq, double *buf, double *gavg,
+                       size_t n, int64_t step, double lr, double alpha, double eps,
+                       double weight_decay, double momentum, int centered);
+void fnn_sadam_step(float *p, const float *g, float *m, float *v, float *vmax, size_t n,
+                    int64_t step, double lr, double beta1, double beta2, double eps,
+                    double weight_decay, int decoupled, int amsgrad);
+void fnn_dadam_step(double *p, const double *g, double *m, double *v, double *vmax, size_t n,
+                    int64_t step, double lr, double beta1, double beta2, double eps,
+                    double weight_decay, int decoupled, int amsgrad);
 
 
 /* ------------------------------------------------------------------------------

@@ -36,9 +36,9 @@ static inline size_t fnn_chunk_lo(size_t n, size_t nch, size_t c)
 /* e^x for float without libm, written so gcc vectorises it at baseline SSE2.
  * Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then a degree-6 Taylor/minimax
  * polynomial (Cephes expf coefficients, error < 2 ulp) and 2^k built in the exponent.
- * Inputs are clamped so it never overflows to inf or produces denormals from NaN-free
- * finite inputs: exp(x) for x < -87.3 returns ~1e-38 rather than 0 (harmless in
- * softmax where it is added to at least 1). NaN propagates. */
+ * Inputs are clamped so it never overflows to inf; below -87 (e^x < FLT_MIN) it
+ * returns 0 and never a denormal. NaN propagates. The vector versions in vk_body.h
+ * compute the same formula. */
 static inline float fnn_expf(float x)
 {
     const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
@@ -59,7 +59,7 @@ static inline float fnn_expf(float x)
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     float y = p * scale;
-    return x != x ? x : y;
+    return x < -87.0f ? 0.0f : (x != x ? x : y);
 }
 
 #endif /* FNN_UTIL_H */

@@ -52,17 +52,21 @@ void FN(sgd_step)(T *p, const T *g, T *buf, size_t n, int64_t step, double lr,
     }
 }
 
+/* The per-ISA range kernels (vk_body.h) over fixed chunks of the arena. */
+#define CHUNKED(CALL)                                                                 \
+    const size_t nch = (n + OPT_CHUNK - 1) / OPT_CHUNK;                               \
+    _Pragma("omp parallel for schedule(static) if(n > FNN_PAR_MIN)")                  \
+    for (size_t c = 0; c < nch; ++c) {                                                \
+        const size_t lo = c * OPT_CHUNK, len = n - lo < OPT_CHUNK ? n - lo : OPT_CHUNK; \
+        CALL;                                                                         \
+    }
+
 /* s := s + d^2; p := p - lr_t d / (sqrt(s) + eps), lr_t = lr / (1 + (step-1) lr_decay) */
 void FN(adagrad_step)(T *p, const T *g, T *sum, size_t n, int64_t step, double lr,
                       double lr_decay, double eps, double weight_decay)
 {
-    const T a = (T)(lr / (1.0 + (double)(step - 1) * lr_decay)), e = (T)eps;
-    const T wd = (T)weight_decay;
-    PARFOR {
-        T d = g[i] + wd * p[i], s = sum[i] + d * d;
-        sum[i] = s;
-        p[i] -= a * d / (SQRT(s) + e);
-    }
+    const double k[3] = {lr / (1.0 + (double)(step - 1) * lr_decay), eps, weight_decay};
+    CHUNKED(VK_PICK(FN(adagrad_range_), p + lo, g + lo, sum + lo, len, k))
 }
 
 /* sq := alpha sq + (1-alpha) d^2; centred: ga := alpha ga + (1-alpha) d and
@@ -73,27 +77,11 @@ void FN(rmsprop_step)(T *p, const T *g, T *sq, T *buf, T *gavg, size_t n, int64_
                       double lr, double alpha, double eps, double weight_decay,
                       double momentum, int centered)
 {
-    const T a = (T)lr, al = (T)alpha, al1 = (T)(1.0 - alpha), e = (T)eps;
-    const T wd = (T)weight_decay, mu = (T)momentum;
-    const int use_mom = momentum != 0.0;
+    const double k[6] = {lr, alpha, 1.0 - alpha, eps, weight_decay, momentum};
+    T *b = momentum != 0.0 ? buf : NULL, *ga = centered ? gavg : NULL;
     (void)step;
-    PARFOR {
-        T d = g[i] + wd * p[i], s = al * sq[i] + al1 * d * d, v = s;
-        sq[i] = s;
-        if (centered) {
-            T m = al * gavg[i] + al1 * d;
-            gavg[i] = m;
-            v = s - m * m;
-        }
-        T r = SQRT(v) + e;
-        if (use_mom) {
-            T b = mu * buf[i] + d / r;
-            buf[i] = b;
-            p[i] -= a * b;
-        } else {
-            p[i] -= a * d / r;
-        }
-    }
+    CHUNKED(VK_PICK(FN(rmsprop_range_), p + lo, g + lo, sq + lo, b ? b + lo : NULL,
+                    ga ? ga + lo : NULL, len, k))
 }
 
 /* Adam (Kingma & Ba 2015) / AdamW (Loshchilov & Hutter 2019, decoupled != 0):
@@ -110,14 +98,11 @@ void FN(adam_step)(T *p, const T *g, T *m, T *v, T *vmax, size_t n, int64_t step
     const double k[9] = {lr / bc1, 1.0 / sqrt(bc2), eps, beta1, 1.0 - beta1, beta2,
                          1.0 - beta2, decoupled ? 0.0 : weight_decay,
                          decoupled ? 1.0 - lr * weight_decay : 1.0};
-    const size_t nch = (n + OPT_CHUNK - 1) / OPT_CHUNK;
     T *vm = amsgrad ? vmax : NULL;
-    _Pragma("omp parallel for schedule(static) if(n > FNN_PAR_MIN)")
-    for (size_t c = 0; c < nch; ++c) {
-        const size_t lo = c * OPT_CHUNK, len = n - lo < OPT_CHUNK ? n - lo : OPT_CHUNK;
-        VK_PICK(FN(adam_range_), p + lo, g + lo, m + lo, v + lo, vm ? vm + lo : NULL, len, k);
-    }
+    CHUNKED(VK_PICK(FN(adam_range_), p + lo, g + lo, m + lo, v + lo, vm ? vm + lo : NULL,
+                    len, k))
 }
 
 #undef PARFOR
+#undef CHUNKED
 #endif

@@ -5,6 +5,7 @@
 #ifndef FNN_TMPL
 #include "fastnn.h"
 #include "fnn_util.h"
+#include "vk.h"
 
 static inline uint32_t mulhilo(uint32_t a, uint32_t b, uint32_t *hi)
 {
@@ -18,7 +19,8 @@ void fnn_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t ou
 {
     uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3], k0 = key[0], k1 = key[1];
     for (int r = 0; r < 10; ++r) {
-        uint32_t hi0, hi1, lo0 = mulhilo(0xD2511F53u, c0, &hi0), lo1 = mulhilo(0xCD9E8D57u, c2, &hi1);
+        uint32_t hi0, hi1;
+        const uint32_t lo0 = mulhilo(0xD2511F53u, c0, &hi0), lo1 = mulhilo(0xCD9E8D57u, c2, &hi1);
         c0 = hi1 ^ c1 ^ k0;
         c1 = lo1;
         c2 = hi0 ^ c3 ^ k1;
@@ -27,15 +29,6 @@ void fnn_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t ou
         k1 += 0xBB67AE85u;
     }
     out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
-}
-
-/* The 4 words of block b of stream (seed, step). */
-static inline void philox_block(uint64_t seed, uint64_t step, uint64_t b, uint32_t out[4])
-{
-    const uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), (uint32_t)step,
-                             (uint32_t)(step >> 32)};
-    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
-    fnn_philox4x32_10(ctr, key, out);
 }
 
 /* Drop threshold on the top 24 bits of each word: keep iff (r >> 8) >= p 2^24, exact in
@@ -65,16 +58,20 @@ void FN(dropout_fwd)(const T *x, T *y, T *mask, size_t n, double p, uint64_t see
 {
     const uint32_t thr = fnn_dropout_threshold(p);
     const T keep = p < 1.0 ? (T)(1.0 / (1.0 - p)) : (T)0;
-    const size_t nb = (n + 3) / 4;
+    const size_t ntile = (n + 63) / 64; /* 64 elements = 16 Philox blocks per tile */
     _Pragma("omp parallel for schedule(static) if(n > FNN_PAR_MIN / 4)")
-    for (size_t b = 0; b < nb; ++b) {
-        uint32_t r[4];
-        philox_block(seed, step, b, r);
-        const size_t lo = 4 * b, m = n - lo < 4 ? n - lo : 4;
-        for (size_t j = 0; j < m; ++j) {
-            const T v = (r[j] >> 8) >= thr ? keep : (T)0;
-            mask[lo + j] = v;
-            if (x) y[lo + j] = x[lo + j] * v;
+    for (size_t t = 0; t < ntile; ++t) {
+        uint8_t kp[64];
+        VK_PICK(fnn_philox_keep64_, seed, step, (uint64_t)t * 16, thr, kp);
+        const size_t lo = 64 * t, m = n - lo < 64 ? n - lo : 64;
+        if (x) {
+            for (size_t j = 0; j < m; ++j) {
+                const T v = kp[j] ? keep : (T)0;
+                mask[lo + j] = v;
+                y[lo + j] = x[lo + j] * v;
+            }
+        } else {
+            for (size_t j = 0; j < m; ++j) mask[lo + j] = kp[j] ? keep : (T)0;
         }
     }
 }

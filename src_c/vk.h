@@ -8,10 +8,21 @@
 
 #define VK_DECLS(sfx)                                                                 \
     float fnn_sexpsum_##sfx(const float *x, float *y, size_t n, float m);             \
+    void fnn_ssigmoid_range_##sfx(const float *x, float *y, size_t n, int silu);      \
+    void fnn_philox_keep64_##sfx(uint64_t seed, uint64_t step, uint64_t b0, uint32_t thr, \
+                                 uint8_t *keep);                                      \
     void fnn_sadam_range_##sfx(float *p, const float *g, float *m, float *v,          \
                                float *vmax, size_t n, const double *k);               \
     void fnn_dadam_range_##sfx(double *p, const double *g, double *m, double *v,      \
-                               double *vmax, size_t n, const double *k);
+                               double *vmax, size_t n, const double *k);              \
+    void fnn_sadagrad_range_##sfx(float *p, const float *g, float *sum, size_t n,     \
+                                  const double *k);                                   \
+    void fnn_dadagrad_range_##sfx(double *p, const double *g, double *sum, size_t n,  \
+                                  const double *k);                                   \
+    void fnn_srmsprop_range_##sfx(float *p, const float *g, float *sq, float *buf,    \
+                                  float *gavg, size_t n, const double *k);            \
+    void fnn_drmsprop_range_##sfx(double *p, const double *g, double *sq, double *buf, \
+                                  double *gavg, size_t n, const double *k);
 VK_DECLS(generic)
 #ifdef FNN_X86
 VK_DECLS(avx2)

@@ -79,7 +79,7 @@ def test_flat_arena_equals_slices(cfg, rng):
         assert np.array_equal(s1[k], s2[k])
 
 
-@pytest.mark.parametrize("cfg", ["momentum", "rmsprop_mom_centered", "amsgrad"])
+@pytest.mark.parametrize("cfg", list(CONFIGS))
 def test_bit_identical_across_threads(threads, cfg, rng):
     p0 = rng.standard_normal(200003).astype(np.float32)
     grads = _grads(p0.size, np.float32, rng, steps=3)
