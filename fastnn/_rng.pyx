@@ -41,7 +41,7 @@ def dropout_fwd(x, y, floating[::1] mask, double p, uint64_t seed, uint64_t step
     if x is not None:
         xv = x
         yv = y
-        if xv.shape[0] != n or yv.shape[0] != n:
+        if <size_t>xv.shape[0] != n or <size_t>yv.shape[0] != n:
             raise ValueError(f"x, y and mask sizes differ: {xv.shape[0]}, {yv.shape[0]}, {n}")
         if n:
             xp = &xv[0]
