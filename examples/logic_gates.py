@@ -12,6 +12,18 @@ import numpy as np
 import fastnn as fn
 
 
+def toy_boundary(folder, name, X, y, width, epochs):
+    """Train a 2-width-width-k ReLU MLP on a 2-D toy set and save its decision boundary."""
+    k = int(y.max()) + 1
+    m = fn.Sequential([fn.Dense(2, width, activation="relu"),
+                       fn.Dense(width, width, activation="relu"), fn.Dense(width, k)], seed=0)
+    m.compile(optimizer=fn.Adam(0.01), loss="softmax_cross_entropy", metrics=["accuracy"])
+    m.fit(X, y, epochs=epochs, batch_size=32, verbose=0)
+    acc = m.evaluate(X, y)["accuracy"]
+    fn.plot.decision_boundary(m, X, y, path=os.path.join(folder, f"mlp_{name}.png"),
+                              title=f"MLP 2-{width}-{width}-{k} on {name} (accuracy {acc:.2f})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--plot", metavar="DIR", help="save decision-boundary PNGs here")
@@ -42,22 +54,10 @@ def main():
     if args.plot:
         fn.plot.decision_boundary(mlp, X, y, path=os.path.join(args.plot, "mlp_xor.png"),
                                   title="MLP 2-4-1 on XOR")
-        Xm, ym = fn.datasets.make_moons(300, noise=0.15, seed=0)
-        moons = fn.Sequential([fn.Dense(2, 32, activation="relu"),
-                               fn.Dense(32, 32, activation="relu"), fn.Dense(32, 2)], seed=0)
-        moons.compile(optimizer=fn.Adam(0.01), loss="softmax_cross_entropy", metrics=["accuracy"])
-        moons.fit(Xm, ym, epochs=200, batch_size=32, verbose=0)
-        fn.plot.decision_boundary(moons, Xm, ym, path=os.path.join(args.plot, "mlp_moons.png"),
-                                  title=f"MLP 2-32-32-2 on moons (accuracy "
-                                        f"{moons.evaluate(Xm, ym)['accuracy']:.2f})")
-        Xs, ys = fn.datasets.make_spirals(300, 3, seed=0)
-        sp = fn.Sequential([fn.Dense(2, 64, activation="relu"),
-                            fn.Dense(64, 64, activation="relu"), fn.Dense(64, 3)], seed=0)
-        sp.compile(optimizer=fn.Adam(0.01), loss="softmax_cross_entropy", metrics=["accuracy"])
-        sp.fit(Xs, ys, epochs=300, batch_size=32, verbose=0)
-        fn.plot.decision_boundary(sp, Xs, ys, path=os.path.join(args.plot, "mlp_spirals.png"),
-                                  title=f"MLP 2-64-64-3 on spirals (accuracy "
-                                        f"{sp.evaluate(Xs, ys)['accuracy']:.2f})")
+        toy_boundary(args.plot, "moons", *fn.datasets.make_moons(300, noise=0.15, seed=0),
+                     width=32, epochs=200)
+        toy_boundary(args.plot, "spirals", *fn.datasets.make_spirals(300, 3, seed=0),
+                     width=64, epochs=300)
         fn.plot.activations(path=os.path.join(args.plot, "activations.png"))
         print(f"saved PNGs to {args.plot}/")
 
