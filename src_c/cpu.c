@@ -12,48 +12,64 @@
 /* Portable C needs no special instructions; width 0 means "scalar/auto-vectorised". */
 int fnn_probe_generic(void) { return 0; }
 
-/* GEMM entries: s microkernels, d microkernels, their row counts (s, d), then
- * s NR, KC, NC and d NR, KC, NC; the one-row kernels s, d and their widths; the
- * half-width (NR/2) s and d kernels with the same row counts; the transposed-operand packers; the epilogue rows */
-static const fnn_ktable table_generic = {"generic", FNN_ISA_GENERIC, fnn_probe_generic,
-    {fnn_sgemm_ukr_generic_4x8, fnn_sgemm_ukr_generic_2x8, fnn_sgemm_ukr_generic_1x8},
-    {fnn_dgemm_ukr_generic_4x4, fnn_dgemm_ukr_generic_2x4, fnn_dgemm_ukr_generic_1x4},
-    {4, 2, 1}, {4, 2, 1}, 8, 256, 512, 4, 256, 256,
-    fnn_sgemm_ukr_generic_1x32, fnn_dgemm_ukr_generic_1x16, 32, 16,
-    {fnn_sgemm_ukr_generic_4x4, fnn_sgemm_ukr_generic_2x4, fnn_sgemm_ukr_generic_1x4},
-    {fnn_dgemm_ukr_generic_4x2, fnn_dgemm_ukr_generic_2x2, fnn_dgemm_ukr_generic_1x2},
-    NULL, NULL,
-    fnn_sgemm_act_row_generic, fnn_dgemm_act_row_generic, fnn_sgemm_dact_row_generic,
-    fnn_dgemm_dact_row_generic};
+/* Designated initialisers, so each kernel family adds its own lines. */
+static const fnn_ktable table_generic = {
+    .name = "generic", .isa = FNN_ISA_GENERIC, .probe = fnn_probe_generic,
+    /* GEMM (gemm_ukr_generic.c): register tiles, cache blocks, edge/narrow/batch-1 kernels */
+    .sgemm_ukr = {fnn_sgemm_ukr_generic_4x8, fnn_sgemm_ukr_generic_2x8, fnn_sgemm_ukr_generic_1x8},
+    .dgemm_ukr = {fnn_dgemm_ukr_generic_4x4, fnn_dgemm_ukr_generic_2x4, fnn_dgemm_ukr_generic_1x4},
+    .s_rows = {4, 2, 1}, .d_rows = {4, 2, 1},
+    .s_nr = 8, .s_kc = 256, .s_nc = 512,
+    .d_nr = 4, .d_kc = 256, .d_nc = 256,
+    .sgemv_ukr = fnn_sgemm_ukr_generic_1x32, .dgemv_ukr = fnn_dgemm_ukr_generic_1x16,
+    .s_gemv_nr = 32, .d_gemv_nr = 16,
+    .sgemm_ukr_half = {fnn_sgemm_ukr_generic_4x4, fnn_sgemm_ukr_generic_2x4, fnn_sgemm_ukr_generic_1x4},
+    .dgemm_ukr_half = {fnn_dgemm_ukr_generic_4x2, fnn_dgemm_ukr_generic_2x2, fnn_dgemm_ukr_generic_1x2},
+    .spack_t = NULL, .dpack_t = NULL,
+    .sgemm_act_row = fnn_sgemm_act_row_generic, .dgemm_act_row = fnn_dgemm_act_row_generic,
+    .sgemm_dact_row = fnn_sgemm_dact_row_generic, .dgemm_dact_row = fnn_dgemm_dact_row_generic,
+};
 #ifdef FNN_X86
-static const fnn_ktable table_avx2 = {"avx2", FNN_ISA_AVX2, fnn_probe_avx2,
-    {fnn_sgemm_ukr_avx2_6x16, fnn_sgemm_ukr_avx2_4x16, fnn_sgemm_ukr_avx2_2x16,
-     fnn_sgemm_ukr_avx2_1x16},
-    {fnn_dgemm_ukr_avx2_6x8, fnn_dgemm_ukr_avx2_4x8, fnn_dgemm_ukr_avx2_2x8,
-     fnn_dgemm_ukr_avx2_1x8},
-    {6, 4, 2, 1}, {6, 4, 2, 1}, 16, 256, 512, 8, 256, 256,
-    fnn_sgemm_ukr_avx2_1x64, fnn_dgemm_ukr_avx2_1x32, 64, 32,
-    {fnn_sgemm_ukr_avx2_6x8, fnn_sgemm_ukr_avx2_4x8, fnn_sgemm_ukr_avx2_2x8,
-     fnn_sgemm_ukr_avx2_1x8},
-    {fnn_dgemm_ukr_avx2_6x4, fnn_dgemm_ukr_avx2_4x4, fnn_dgemm_ukr_avx2_2x4,
-     fnn_dgemm_ukr_avx2_1x4},
-    fnn_spack_t_avx2, NULL,
-    fnn_sgemm_act_row_avx2, fnn_dgemm_act_row_avx2, fnn_sgemm_dact_row_avx2,
-    fnn_dgemm_dact_row_avx2};
-static const fnn_ktable table_avx512 = {"avx512", FNN_ISA_AVX512, fnn_probe_avx512,
-    {fnn_sgemm_ukr_avx512_12x32, fnn_sgemm_ukr_avx512_8x32, fnn_sgemm_ukr_avx512_4x32,
-     fnn_sgemm_ukr_avx512_2x32, fnn_sgemm_ukr_avx512_1x32},
-    {fnn_dgemm_ukr_avx512_12x16, fnn_dgemm_ukr_avx512_8x16, fnn_dgemm_ukr_avx512_4x16,
-     fnn_dgemm_ukr_avx512_2x16, fnn_dgemm_ukr_avx512_1x16},
-    {12, 8, 4, 2, 1}, {12, 8, 4, 2, 1}, 32, 256, 512, 16, 192, 256,
-    fnn_sgemm_ukr_avx512_1x128, fnn_dgemm_ukr_avx512_1x64, 128, 64,
-    {fnn_sgemm_ukr_avx512_12x16, fnn_sgemm_ukr_avx512_8x16, fnn_sgemm_ukr_avx512_4x16,
-     fnn_sgemm_ukr_avx512_2x16, fnn_sgemm_ukr_avx512_1x16},
-    {fnn_dgemm_ukr_avx512_12x8, fnn_dgemm_ukr_avx512_8x8, fnn_dgemm_ukr_avx512_4x8,
-     fnn_dgemm_ukr_avx512_2x8, fnn_dgemm_ukr_avx512_1x8},
-    fnn_spack_t_avx2, NULL, /* the 8x8 AVX2 transpose already saturates the stores */
-    fnn_sgemm_act_row_avx512, fnn_dgemm_act_row_avx512, fnn_sgemm_dact_row_avx512,
-    fnn_dgemm_dact_row_avx512};
+static const fnn_ktable table_avx2 = {
+    .name = "avx2", .isa = FNN_ISA_AVX2, .probe = fnn_probe_avx2,
+    /* GEMM (gemm_ukr_avx2.c): register tiles, cache blocks, edge/narrow/batch-1 kernels */
+    .sgemm_ukr = {fnn_sgemm_ukr_avx2_6x16, fnn_sgemm_ukr_avx2_4x16, fnn_sgemm_ukr_avx2_2x16,
+                  fnn_sgemm_ukr_avx2_1x16},
+    .dgemm_ukr = {fnn_dgemm_ukr_avx2_6x8, fnn_dgemm_ukr_avx2_4x8, fnn_dgemm_ukr_avx2_2x8,
+                  fnn_dgemm_ukr_avx2_1x8},
+    .s_rows = {6, 4, 2, 1}, .d_rows = {6, 4, 2, 1},
+    .s_nr = 16, .s_kc = 256, .s_nc = 512,
+    .d_nr = 8, .d_kc = 256, .d_nc = 256,
+    .sgemv_ukr = fnn_sgemm_ukr_avx2_1x64, .dgemv_ukr = fnn_dgemm_ukr_avx2_1x32,
+    .s_gemv_nr = 64, .d_gemv_nr = 32,
+    .sgemm_ukr_half = {fnn_sgemm_ukr_avx2_6x8, fnn_sgemm_ukr_avx2_4x8, fnn_sgemm_ukr_avx2_2x8,
+                  fnn_sgemm_ukr_avx2_1x8},
+    .dgemm_ukr_half = {fnn_dgemm_ukr_avx2_6x4, fnn_dgemm_ukr_avx2_4x4, fnn_dgemm_ukr_avx2_2x4,
+                  fnn_dgemm_ukr_avx2_1x4},
+    .spack_t = fnn_spack_t_avx2, .dpack_t = NULL,
+    .sgemm_act_row = fnn_sgemm_act_row_avx2, .dgemm_act_row = fnn_dgemm_act_row_avx2,
+    .sgemm_dact_row = fnn_sgemm_dact_row_avx2, .dgemm_dact_row = fnn_dgemm_dact_row_avx2,
+};
+static const fnn_ktable table_avx512 = {
+    .name = "avx512", .isa = FNN_ISA_AVX512, .probe = fnn_probe_avx512,
+    /* GEMM (gemm_ukr_avx512.c): register tiles, cache blocks, edge/narrow/batch-1 kernels */
+    .sgemm_ukr = {fnn_sgemm_ukr_avx512_12x32, fnn_sgemm_ukr_avx512_8x32, fnn_sgemm_ukr_avx512_4x32,
+                  fnn_sgemm_ukr_avx512_2x32, fnn_sgemm_ukr_avx512_1x32},
+    .dgemm_ukr = {fnn_dgemm_ukr_avx512_12x16, fnn_dgemm_ukr_avx512_8x16, fnn_dgemm_ukr_avx512_4x16,
+                  fnn_dgemm_ukr_avx512_2x16, fnn_dgemm_ukr_avx512_1x16},
+    .s_rows = {12, 8, 4, 2, 1}, .d_rows = {12, 8, 4, 2, 1},
+    .s_nr = 32, .s_kc = 256, .s_nc = 512,
+    .d_nr = 16, .d_kc = 192, .d_nc = 256,
+    .sgemv_ukr = fnn_sgemm_ukr_avx512_1x128, .dgemv_ukr = fnn_dgemm_ukr_avx512_1x64,
+    .s_gemv_nr = 128, .d_gemv_nr = 64,
+    .sgemm_ukr_half = {fnn_sgemm_ukr_avx512_12x16, fnn_sgemm_ukr_avx512_8x16, fnn_sgemm_ukr_avx512_4x16,
+                  fnn_sgemm_ukr_avx512_2x16, fnn_sgemm_ukr_avx512_1x16},
+    .dgemm_ukr_half = {fnn_dgemm_ukr_avx512_12x8, fnn_dgemm_ukr_avx512_8x8, fnn_dgemm_ukr_avx512_4x8,
+                  fnn_dgemm_ukr_avx512_2x8, fnn_dgemm_ukr_avx512_1x8},
+    .spack_t = fnn_spack_t_avx2, .dpack_t = NULL, /* AVX2 8x8 transpose: packing is store-bound */
+    .sgemm_act_row = fnn_sgemm_act_row_avx512, .dgemm_act_row = fnn_dgemm_act_row_avx512,
+    .sgemm_dact_row = fnn_sgemm_dact_row_avx512, .dgemm_dact_row = fnn_dgemm_dact_row_avx512,
+};
 #endif
 
 const fnn_ktable *fnn_kt = &table_generic;
