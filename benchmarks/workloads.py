@@ -38,7 +38,7 @@ def mnist():
     except fn.datasets.DatasetError:                  # same shapes if MNIST is absent
         r = np.random.default_rng(0)
         X, y = r.random((60000, 784), dtype=np.float32), r.integers(0, 10, 60000)
-    return X.astype(np.float32), y.astype(np.int64)
+    return X.astype(np.float32, copy=False), y.astype(np.int64, copy=False)
 
 
 def xor_data():

@@ -60,7 +60,7 @@ def read_idx(path, expect_ndim=None, expect_shape=None):
                 raise DatasetError(f"{path}: trailing bytes after the IDX data")
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise DatasetError(f"{path}: cannot read IDX file ({e})") from None
-    return np.frombuffer(data, dtype).astype(dtype.newbyteorder("="), copy=True).reshape(shape)
+    return np.frombuffer(data, dtype).astype(dtype.newbyteorder("=")).reshape(shape)
 
 
 def cache_dir():

@@ -36,7 +36,10 @@ _FASHION = {
 def _images(X, normalize, flatten, dtype):
     if flatten:
         X = X.reshape(X.shape[0], -1)
-    return (X.astype(dtype) / 255.0).astype(dtype) if normalize else X
+    if not normalize:
+        return X
+    out = X.astype(dtype)          # one float copy, scaled in place: no full-size temporaries
+    return np.divide(out, 255, out=out)
 
 
 def _load_idx_set(name, spec, path, normalize, flatten, dtype, download):
