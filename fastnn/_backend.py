@@ -7,17 +7,34 @@ through the reference twins, which is how tests check the C path end to end.
 import numpy as np
 
 from fastnn import activations as A
+from fastnn._checks import allow_nonfinite
 
 __all__ = ["Backend", "default_backend", "get_backend"]
 
 _LOSS_ARGS = {"mse": (), "mae": (), "huber": ("delta",)}
 
 
+class _OptIn:
+    """Calls into ``fastnn.ops`` with NaN/inf allowed: the model validated its data at the
+    entry point, and a diverging loss must come back as NaN, not as an exception."""
+
+    def __init__(self, mod):
+        self._mod = mod
+
+    def __getattr__(self, name):
+        fn = getattr(self._mod, name)
+
+        def call(*args, **kwargs):
+            with allow_nonfinite():
+                return fn(*args, **kwargs)
+        return call
+
+
 class Backend:
     """Layer-level operations over a kernel module (``fastnn.ops`` or ``fastnn._ref``)."""
 
     def __init__(self, mod, name):
-        self.m, self.name = mod, name
+        self.m, self.name = _OptIn(mod), name
 
     def __repr__(self):
         return f"Backend({self.name!r})"

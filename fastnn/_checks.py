@@ -5,12 +5,43 @@ Inputs that are not C-contiguous are copied (np.ascontiguousarray); arrays writt
 place (``out=``, optimizer parameters and state) must already be C-contiguous and
 writeable, because a copy would silently drop the update.
 """
+import contextlib
+import contextvars
 import math
 import numbers
 
 import numpy as np
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+# NaN/inf in an input array is an error unless the caller opted in (ops.allow_nonfinite);
+# the model's own calls opt in, because it validates user data once at the entry point
+# and must see a diverging loss as NaN rather than as an exception.
+_ALLOW_NONFINITE = contextvars.ContextVar("fastnn_allow_nonfinite", default=False)
+
+
+@contextlib.contextmanager
+def allow_nonfinite(allow=True):
+    """Within the block, fastnn.ops lets NaN and inf in inputs propagate (as NumPy does)."""
+    token = _ALLOW_NONFINITE.set(bool(allow))
+    try:
+        yield
+    finally:
+        _ALLOW_NONFINITE.reset(token)
+
+
+def finite(name, a):
+    """Raise ValueError naming ``name`` if ``a`` holds NaN or inf (unless allowed)."""
+    if _ALLOW_NONFINITE.get() or a.size == 0:
+        return a
+    flat = a.reshape(-1)
+    for i in range(0, flat.size, 1 << 20):
+        part = flat[i:i + (1 << 20)]
+        if not np.isfinite(part).all():
+            j = i + int(np.flatnonzero(~np.isfinite(part))[0])
+            raise ValueError(f"{name} contains {flat[j]} at flat index {j}; pass finite values "
+                             "or wrap the call in fastnn.ops.allow_nonfinite()")
+    return a
 
 
 def array(name, a, dtype=None):
@@ -23,7 +54,7 @@ def array(name, a, dtype=None):
         raise TypeError(f"{name} has dtype={a.dtype} but the other arrays are {dtype}")
     if not a.flags.c_contiguous:
         a = np.ascontiguousarray(a)
-    return a
+    return finite(name, a)
 
 
 def inout(name, a, dtype, shape):

@@ -134,19 +134,22 @@ class FitMixin:
     # ---- fit --------------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=32, shuffle=True, validation_split=0.0,
             validation_data=None, callbacks=None, verbose=1, class_weight=None,
-            sample_weight=None, initial_epoch=0):
+            sample_weight=None, initial_epoch=0, allow_nonfinite=False):
         """Train for ``epochs`` epochs of mini-batches; returns a ``History``.
 
         ``batch_size=None`` is full-batch gradient descent. The validation split takes
         the last samples, before shuffling (as Keras does). Ctrl-C stops cleanly at a
-        step boundary and returns the history so far.
+        step boundary and returns the history so far. NaN/inf in ``X`` is an error unless
+        ``allow_nonfinite=True`` (a non-finite loss then stops training, see below); a
+        loss that becomes NaN or infinite stops training with a warning and restores the
+        weights of the last good chunk of steps.
         """
         self._require_compiled_and_build(X)
         epochs = check_positive_int(epochs, "epochs")
         if not isinstance(initial_epoch, int) or not 0 <= initial_epoch <= epochs:
             raise ValueError(f"initial_epoch must be an int in [0, epochs]. "
                              f"Received: initial_epoch={initial_epoch!r}")
-        X = check_x(X, self.dtype, self.input_shape)
+        X = check_x(X, self.dtype, self.input_shape, allow_nonfinite=allow_nonfinite)
         y = check_y(y, X.shape[0], self.loss, self.output_shape[0], self.dtype)
         sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         sw = self._apply_class_weight(class_weight, y, sw)

@@ -116,6 +116,12 @@ class Adaline(_Neuron):
         params, grads = np.zeros(d + 1, self.dtype), np.zeros(d + 1, self.dtype)
         w, b, dw, db = params[:d], params[d:], grads[:d].reshape(d, 1), grads[d:]
         self.cost_ = []
+        with ops.allow_nonfinite():      # X is validated; divergence is reported below
+            self._descend(X, t, params, grads, w, b, dw, db)
+        self.coef_, self.intercept_, self.n_iter_ = w.copy(), b.copy(), len(self.cost_)
+        return self
+
+    def _descend(self, X, t, params, grads, w, b, dw, db):
         for epoch in range(1, self.epochs + 1):
             z = ops.matmul(X, w[:, None], bias=b)
             cost, g = ops.mse_loss(z, t)                 # g = ∂MSE/∂z = 2(z - t)/n
@@ -128,8 +134,6 @@ class Adaline(_Neuron):
                                          "is too large for these inputs; standardise them)")
             if epoch > 1 and abs(self.cost_[-2] - cost) < self.tol:
                 break
-        self.coef_, self.intercept_, self.n_iter_ = w.copy(), b.copy(), len(self.cost_)
-        return self
 
     def __repr__(self):
         return f"Adaline(lr={self.lr:g}, epochs={self.epochs})"

@@ -182,10 +182,11 @@ class Sequential(FitMixin):
         self._pplan = (key, plan)
         return plan
 
-    def evaluate(self, X, y, batch_size=1024, sample_weight=None, verbose=0):
+    def evaluate(self, X, y, batch_size=1024, sample_weight=None, verbose=0,
+                 allow_nonfinite=False):
         """``{"loss": ..., <metric>: ...}`` on ``(X, y)`` in inference mode."""
         self._require()
-        X = check_x(X, self.dtype, self.input_shape)
+        X = check_x(X, self.dtype, self.input_shape, allow_nonfinite=allow_nonfinite)
         y = check_y(y, X.shape[0], self.loss, self.output_shape[0], self.dtype)
         sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, self.dtype)
         z = self._raw_outputs(X, check_positive_int(batch_size, "batch_size"))

@@ -1,15 +1,18 @@
 """Functional access to fastnn's kernels on NumPy arrays, for users who write their own loops.
 
 Every function validates its arguments (shape, dtype, contiguity, values) and raises
-``ValueError``/``TypeError`` naming the bad argument before any C code runs.
+``ValueError``/``TypeError`` naming the bad argument before any C code runs. NaN or inf
+in an input array is an error too, unless the call runs inside ``allow_nonfinite()``,
+where they propagate as in NumPy.
 Each has a NumPy twin of the same name in ``fastnn._ref`` that defines its maths.
 """
 
 import numpy as np
 
 from fastnn import _checks as _c
+from fastnn._checks import allow_nonfinite
 
-__all__ = []
+__all__ = ["allow_nonfinite"]
 
 # ---- GEMM ----
 from fastnn import _gemm  # noqa: E402
@@ -49,6 +52,9 @@ def matmul(a, b, *, trans_a=False, trans_b=False, bias=None, activation=None, al
     -------
     out : ndarray, shape (m, n)
     """
+    for name, arr in (("a", a), ("b", b), ("bias", bias)):
+        if isinstance(arr, np.ndarray) and arr.dtype.kind == "f":
+            _c.finite(name, arr)
     return _gemm.matmul(a, b, trans_a=trans_a, trans_b=trans_b, bias=bias,
                         activation=activation, alpha=alpha, beta=beta, out=out,
                         preact=preact, dact_y=dact_y)

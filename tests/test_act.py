@@ -130,11 +130,15 @@ def test_in_place_and_out():
     np.testing.assert_allclose(x, expect)
 
 
-def test_nan_propagates_without_crash():
+def test_nan_is_an_error_by_default_and_propagates_when_allowed():
     x = np.array([np.nan, np.inf, -np.inf, 1.0])
     for name in ACTS:
-        getattr(ops, name)(x, **_kw(name))
-    assert np.isnan(ops.relu(x)[0]) and np.isnan(ops.softmax(x)[0])
+        with pytest.raises(ValueError, match="x contains nan at flat index 0"):
+            getattr(ops, name)(x, **_kw(name))
+    with ops.allow_nonfinite():
+        for name in ACTS:
+            getattr(ops, name)(x, **_kw(name))
+        assert np.isnan(ops.relu(x)[0]) and np.isnan(ops.softmax(x)[0])
 
 
 def test_validation():

@@ -324,3 +324,16 @@ def test_bad_data_raises_clear_errors(X, y, match):
     m = make([fn.Dense(6, 3)])
     with pytest.raises((ValueError, TypeError), match=match):
         m.fit(X, y, epochs=1, verbose=0)
+
+
+def test_nonfinite_inputs_are_an_error_unless_allowed():
+    X, y = data(32)
+    X[3, 2] = np.inf
+    m = make([fn.Dense(6, 3)])
+    with pytest.raises(ValueError, match=r"non-finite values \(inf at index \(3, 2\)\)"):
+        m.fit(X, y, epochs=1, verbose=0)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        m.fit(X, y, epochs=1, batch_size=8, verbose=0, allow_nonfinite=True)
+    assert np.isfinite(m.params).all()
+    assert np.isnan(m.predict(X, allow_nonfinite=True)[3]).all()
+    assert np.isfinite(m.evaluate(X[:3], y[:3])["loss"])

@@ -67,12 +67,15 @@ def test_bit_identical_across_threads(threads, rng):
         assert np.array_equal(r[4], res[0][4]) and np.array_equal(r[5], res[0][5])
 
 
-def test_nan_is_kept():
+def test_nan_is_an_error_by_default_and_kept_when_allowed():
     g = np.array([np.nan, 5.0, -5.0])
-    ops.clip_by_value(g, 1.0)
-    assert np.isnan(g[0]) and g[1] == 1 and g[2] == -1
-    h = np.array([np.nan, 1.0])
-    assert np.isnan(ops.clip_by_norm(h, 1.0))  # returns NaN norm, leaves g alone
+    with pytest.raises(ValueError, match="grad contains nan"):
+        ops.clip_by_value(g, 1.0)
+    with ops.allow_nonfinite():
+        ops.clip_by_value(g, 1.0)
+        assert np.isnan(g[0]) and g[1] == 1 and g[2] == -1
+        h = np.array([np.nan, 1.0])
+        assert np.isnan(ops.clip_by_norm(h, 1.0))  # returns NaN norm, leaves g alone
 
 
 def test_validation():
