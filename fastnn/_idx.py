@@ -32,8 +32,12 @@ def _open(path):
     return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
-def read_idx(path, expect_ndim=None, expect_shape=None):
-    """Read an IDX file (raw or gzip) into a native-endian array, validating everything."""
+def read_idx(path, expect_ndim=None, expect_shape=None, scale_to=None):
+    """Read an IDX file (raw or gzip) into a native-endian array, validating everything.
+
+    With ``scale_to`` (a float dtype) the values are divided by 255 and written straight
+    into a float array as the file is decompressed, so no full-size integer copy exists.
+    """
     try:
         with _open(path) as f:
             head = f.read(4)
@@ -53,14 +57,26 @@ def read_idx(path, expect_ndim=None, expect_shape=None):
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             if nbytes > _MAX_BYTES:
                 raise DatasetError(f"{path}: IDX header declares {nbytes} bytes; refusing")
-            data = f.read(nbytes)
-            if len(data) != nbytes:
-                raise DatasetError(f"{path}: truncated IDX data ({len(data)} of {nbytes} bytes)")
+            out = np.empty(shape, np.dtype(scale_to) if scale_to else dtype.newbyteorder("="))
+            flat, got = out.reshape(-1), 0
+            step = (1 << 20) - (1 << 20) % dtype.itemsize
+            while got < nbytes:
+                chunk = f.read(min(step, nbytes - got))
+                if not chunk:
+                    break
+                n0, vals = got // dtype.itemsize, np.frombuffer(chunk, dtype)
+                if scale_to:
+                    np.divide(vals, 255, out=flat[n0:n0 + len(vals)], dtype=out.dtype)
+                else:
+                    flat[n0:n0 + len(vals)] = vals
+                got += len(chunk)
+            if got != nbytes:
+                raise DatasetError(f"{path}: truncated IDX data ({got} of {nbytes} bytes)")
             if f.read(1):
                 raise DatasetError(f"{path}: trailing bytes after the IDX data")
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise DatasetError(f"{path}: cannot read IDX file ({e})") from None
-    return np.frombuffer(data, dtype).astype(dtype.newbyteorder("=")).reshape(shape)
+    return out
 
 
 def cache_dir():

@@ -33,28 +33,24 @@ _FASHION = {
 }
 
 
-def _images(X, normalize, flatten, dtype):
-    if flatten:
-        X = X.reshape(X.shape[0], -1)
-    if not normalize:
-        return X
-    out = X.astype(dtype)          # one float copy, scaled in place: no full-size temporaries
-    return np.divide(out, 255, out=out)
+def _images(X, flatten):
+    return X.reshape(X.shape[0], -1) if flatten else X
 
 
 def _load_idx_set(name, spec, path, normalize, flatten, dtype, download):
     files = find_files(name, _STEMS, path, spec["mirrors"], spec["sha256"], download)
-    Xtr = read_idx(files[0], 3, (None, 28, 28))
+    scale = dtype if normalize else None      # decompressed straight into scaled floats
+    Xtr = read_idx(files[0], 3, (None, 28, 28), scale_to=scale)
     ytr = read_idx(files[1], 1)
-    Xte = read_idx(files[2], 3, (None, 28, 28))
+    Xte = read_idx(files[2], 3, (None, 28, 28), scale_to=scale)
     yte = read_idx(files[3], 1)
     for X, y, part in ((Xtr, ytr, "train"), (Xte, yte, "test")):
         if X.shape[0] != y.shape[0]:
             raise DatasetError(f"{name} {part}: {X.shape[0]} images but {y.shape[0]} labels")
         if y.size and y.max() > 9:
             raise DatasetError(f"{name} {part}: label {int(y.max())} out of range 0..9")
-    return ((_images(Xtr, normalize, flatten, dtype), ytr.astype(np.int64)),
-            (_images(Xte, normalize, flatten, dtype), yte.astype(np.int64)))
+    return ((_images(Xtr, flatten), ytr.astype(np.int64)),
+            (_images(Xte, flatten), yte.astype(np.int64)))
 
 
 def load_mnist(path=None, normalize=True, flatten=False, dtype="float32", download=True):
