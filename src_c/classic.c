@@ -3,15 +3,8 @@
 #include "fastnn.h"
 #include "fnn_util.h"
 
-#define FNN_TMPL 1
-#define T float
-#define FN(op) fnn_s##op
-#include "classic.c"
-#undef T
-#undef FN
-#define T double
-#define FN(op) fnn_d##op
-#include "classic.c"
+#define FNN_TMPL_SELF "classic.c"
+#include "fnn_tmpl.h"
 
 #else /* ---- body, compiled once per dtype ---- */
 

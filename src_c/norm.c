@@ -6,15 +6,8 @@
 #include "fastnn.h"
 #include "fnn_util.h"
 
-#define FNN_TMPL 1
-#define T float
-#define FN(op) fnn_s##op
-#include "norm.c"
-#undef T
-#undef FN
-#define T double
-#define FN(op) fnn_d##op
-#include "norm.c"
+#define FNN_TMPL_SELF "norm.c"
+#include "fnn_tmpl.h"
 
 #else /* ---- body, compiled once per dtype ---- */
 

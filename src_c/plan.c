@@ -6,18 +6,8 @@
 #include "fastnn.h"
 #include "fnn_util.h"
 
-#define FNN_TMPL 1
-#define T float
-#define FN(op) fnn_s##op
-#define LOC(op) op##_s
-#include "plan.c"
-#undef T
-#undef FN
-#undef LOC
-#define T double
-#define FN(op) fnn_d##op
-#define LOC(op) op##_d
-#include "plan.c"
+#define FNN_TMPL_SELF "plan.c"
+#include "fnn_tmpl.h"
 
 #else /* ---- body, compiled once per dtype ---- */
 

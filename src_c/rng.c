@@ -39,15 +39,8 @@ uint32_t fnn_dropout_threshold(double p)
     return t <= 0 ? 0u : (t >= 16777216.0 ? 16777216u : (uint32_t)t);
 }
 
-#define FNN_TMPL 1
-#define T float
-#define FN(op) fnn_s##op
-#include "rng.c"
-#undef T
-#undef FN
-#define T double
-#define FN(op) fnn_d##op
-#include "rng.c"
+#define FNN_TMPL_SELF "rng.c"
+#include "fnn_tmpl.h"
 
 #else /* ---- body, compiled once per dtype ---- */
 
