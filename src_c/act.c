@@ -46,10 +46,7 @@ static inline double expsum_d(const double *x, double *y, size_t n, double m)
 
 /* Elementwise loop over i < n, threaded only when n is large. */
 #define EW(...)                                                                    \
-    do {                                                                           \
-        _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")      \
-        for (size_t i = 0; i < n; ++i) { __VA_ARGS__; }                            \
-    } while (0)
+    FNN_PAR_FOR_SIMD(n > FNN_PAR_MIN, for (size_t i = 0; i < n; ++i) { __VA_ARGS__; })
 
 /* sigmoid(x) = 1 / (1 + e^-x), evaluated from e^-|x| so exp never overflows. */
 static inline T LOC(sigmoid)(T x)
@@ -64,12 +61,11 @@ static inline T LOC(sigmoid)(T x)
 static void sigmoid_chunks_s(const float *x, float *y, size_t n, int silu)
 {
     const size_t nch = (n + FNN_ACT_CHUNK - 1) / FNN_ACT_CHUNK;
-    _Pragma("omp parallel for schedule(static) if(n > FNN_PAR_MIN)")
-    for (size_t c = 0; c < nch; ++c) {
+    FNN_PAR_FOR(n > FNN_PAR_MIN, for (size_t c = 0; c < nch; ++c) {
         const size_t lo = c * FNN_ACT_CHUNK;
         const size_t len = n - lo < FNN_ACT_CHUNK ? n - lo : FNN_ACT_CHUNK;
         VK_PICK(fnn_ssigmoid_range_, x + lo, y + lo, len, silu);
-    }
+    });
 }
 #endif
 
@@ -122,7 +118,7 @@ void FN(act_bwd)(int act, double param, const T *x, const T *y, const T *dy, T *
 }
 
 /* Rows in parallel when the whole matrix is large. */
-#define ROWS_PAR _Pragma("omp parallel for schedule(static) if(rows * cols > FNN_PAR_MIN)")
+#define ROWS_PAR(...) FNN_PAR_FOR(rows * cols > FNN_PAR_MIN, __VA_ARGS__)
 
 /* Row max, then sum of e^(x - max) written into y: the log-sum-exp trick keeps every
  * exponent <= 0, so logits of +-1e4 neither overflow nor lose the largest term. */
@@ -139,50 +135,46 @@ static inline T LOC(row_exp)(const T *x, T *y, size_t cols, T *mx)
 void FN(softmax_fwd)(const T *x, T *y, size_t rows, size_t cols)
 {
     if (cols == 0) return;
-    ROWS_PAR
-    for (size_t r = 0; r < rows; ++r) {
+    ROWS_PAR(for (size_t r = 0; r < rows; ++r) {
         T m, s = LOC(row_exp)(x + r * cols, y + r * cols, cols, &m);
         T inv = 1 / s;
         for (size_t j = 0; j < cols; ++j) y[r * cols + j] *= inv;
-    }
+    });
 }
 
 /* y_ij := x_ij - max_i - log sum_j e^(x_ij - max_i) */
 void FN(log_softmax_fwd)(const T *x, T *y, size_t rows, size_t cols)
 {
     if (cols == 0) return;
-    ROWS_PAR
-    for (size_t r = 0; r < rows; ++r) {
+    ROWS_PAR(for (size_t r = 0; r < rows; ++r) {
         const T *xr = x + r * cols;
         T *yr = y + r * cols;
         T m, s = LOC(row_exp)(xr, yr, cols, &m);
         T lse = m + (T)MATH(log)(s);
         for (size_t j = 0; j < cols; ++j) yr[j] = xr[j] - lse;
-    }
+    });
 }
 
 /* dx_ij := y_ij (dy_ij - sum_k dy_ik y_ik), y = softmax(x) */
 void FN(softmax_bwd)(const T *y, const T *dy, T *dx, size_t rows, size_t cols)
 {
-    ROWS_PAR
-    for (size_t r = 0; r < rows; ++r) {
+    ROWS_PAR(for (size_t r = 0; r < rows; ++r) {
         const T *yr = y + r * cols, *gr = dy + r * cols;
         T s = 0;
         for (size_t j = 0; j < cols; ++j) s += gr[j] * yr[j];
         for (size_t j = 0; j < cols; ++j) dx[r * cols + j] = yr[j] * (gr[j] - s);
-    }
+    });
 }
 
 /* dx_ij := dy_ij - e^(y_ij) sum_k dy_ik, y = log_softmax(x) */
 void FN(log_softmax_bwd)(const T *y, const T *dy, T *dx, size_t rows, size_t cols)
 {
-    ROWS_PAR
-    for (size_t r = 0; r < rows; ++r) {
+    ROWS_PAR(for (size_t r = 0; r < rows; ++r) {
         const T *yr = y + r * cols, *gr = dy + r * cols;
         T s = 0;
         for (size_t j = 0; j < cols; ++j) s += gr[j];
         for (size_t j = 0; j < cols; ++j) dx[r * cols + j] = gr[j] - (T)MATH(exp)(yr[j]) * s;
-    }
+    });
 }
 
 #undef EW

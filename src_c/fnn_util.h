@@ -14,6 +14,41 @@
 
 /* Below this many elements a parallel region costs more than it saves. */
 #define FNN_PAR_MIN 32768
+
+/* Loops threaded only when that pays. Under if(0), or with one thread, libgomp still
+ * forks a team of one for every region: a malloc, a free and a futex syscall at each
+ * barrier, ~5 us per training step of a tiny MLP. So a loop below its threshold, or
+ * in a 1-thread run, runs a plain copy instead. Both copies do the same arithmetic on
+ * the same elements in the same order, so results never depend on which one ran. */
+#ifdef _OPENMP
+#include <omp.h>
+static inline int fnn_par(int worth)
+{
+    return worth && omp_get_max_threads() > 1 && !omp_in_parallel();
+}
+#else
+static inline int fnn_par(int worth) { return (void)worth, 0; }
+#endif
+#define FNN_PRAGMA(x) _Pragma(#x)
+#define FNN_PAR_FOR(worth, ...)                                                           \
+    do {                                                                                  \
+        if (fnn_par(worth)) {                                                             \
+            FNN_PRAGMA(omp parallel for schedule(static))                                 \
+            __VA_ARGS__                                                                   \
+        } else {                                                                          \
+            __VA_ARGS__                                                                   \
+        }                                                                                 \
+    } while (0)
+#define FNN_PAR_FOR_SIMD(worth, ...)                                                      \
+    do {                                                                                  \
+        if (fnn_par(worth)) {                                                             \
+            FNN_PRAGMA(omp parallel for simd schedule(static))                            \
+            __VA_ARGS__                                                                   \
+        } else {                                                                          \
+            FNN_PRAGMA(omp simd)                                                          \
+            __VA_ARGS__                                                                   \
+        }                                                                                 \
+    } while (0)
 /* Reductions are split into at most this many fixed chunks (stack partials). */
 #define FNN_MAX_CHUNKS 256
 

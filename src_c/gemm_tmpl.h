@@ -171,63 +171,94 @@ static void FN(direct_item)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t j0, 
     }
 }
 
-/* Unpacked path for skinny problems (and the no-workspace fallback) */
+/* Work item it of the unpacked path: row panel it / nq, columns [j0, j0 + qw) */
+static void FN(direct_it)(const FN(gemm_args) *g, ptrdiff_t it, ptrdiff_t nq, ptrdiff_t qw,
+                          T *bbuf)
+{
+    ptrdiff_t j0 = (it % nq) * qw;
+    FN(direct_item)(g, (it / nq) * g->mr, j0, FNN_MIN(j0 + qw, g->n), bbuf);
+}
+
+/* Unpacked path for skinny problems (and the no-workspace fallback). One thread runs
+ * outside any parallel region: libgomp's team of one costs a malloc, a free and futex
+ * syscalls, more than a small GEMM itself (see FNN_PAR_FOR in fnn_util.h). */
 static void FN(gemm_direct)(const FN(gemm_args) *g, int nt)
 {
     ptrdiff_t nir = FNN_CDIV(g->m, g->mr), qw = FNN_GEMM_ITEM_TILES * (ptrdiff_t)g->nr;
     ptrdiff_t nq = FNN_CDIV(g->n, qw), it;
-#pragma omp parallel num_threads(nt) if (nt > 1)
+    if (nt <= 1) {
+        T bbuf[FNN_GEMM_STACK];
+        for (it = 0; it < nir * nq; ++it) FN(direct_it)(g, it, nq, qw, bbuf);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
     {
         T bbuf[FNN_GEMM_STACK];
 #pragma omp for schedule(dynamic, 1)
-        for (it = 0; it < nir * nq; ++it) {
-            ptrdiff_t j0 = (it % nq) * qw;
-            FN(direct_item)(g, (it / nq) * g->mr, j0, FNN_MIN(j0 + qw, g->n), bbuf);
-        }
+        for (it = 0; it < nir * nq; ++it) FN(direct_it)(g, it, nq, qw, bbuf);
     }
 }
 
-/* Packed path: one K panel of one NC block, B[kc x nc] already packed into bp */
+/* Packed path, work item it of one K panel of one NC block (B[kc x nc] packed in bp):
+ * MR rows x up to ITEM_TILES NR tiles. *packed_ir remembers which row panel ap holds. */
+static void FN(panel_item)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nq, ptrdiff_t nb,
+                           ptrdiff_t p0, ptrdiff_t kc, const T *bp, T *ap, ptrdiff_t it,
+                           ptrdiff_t *packed_ir)
+{
+    ptrdiff_t ir = it / nq, q = it % nq, jend = FNN_MIN(nb, (q + 1) * FNN_GEMM_ITEM_TILES), jp;
+    const T *pa = ap;
+    ptrdiff_t rsa = 1, csa = g->mr;
+    /* rows of A broadcast in place save the gather of packing, unless a 2 KiB-multiple
+     * row stride would put the MR rows into the same few L1 sets */
+    if (!g->ta && (g->lda * (ptrdiff_t)sizeof(T)) % 2048 != 0) {
+        pa = g->a + ir * g->mr * g->lda + p0, rsa = g->lda, csa = 1;
+    } else if (ir != *packed_ir) {
+        FN(pack_a)(g, ir * g->mr, p0, kc, ap); /* reused across q */
+        *packed_ir = ir;
+    }
+    for (jp = q * FNN_GEMM_ITEM_TILES; jp < jend; ++jp)
+        FN(tile)(g, ir * g->mr, jc + jp * g->nr, p0, kc, pa, rsa, csa, bp + jp * g->nr * kc,
+                 g->nr);
+}
+
+/* Packed path: one K panel of one NC block, shared out to the team (or run alone) */
 static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t p0,
-                            ptrdiff_t kc, const T *bp, T *ap)
+                            ptrdiff_t kc, const T *bp, T *ap, int team)
 {
     ptrdiff_t nb = FNN_CDIV(nc, g->nr), nq = FNN_CDIV(nb, FNN_GEMM_ITEM_TILES);
     ptrdiff_t nir = FNN_CDIV(g->m, g->mr), it, jp, packed_ir = -1;
+    if (!team) {
+        for (jp = 0; jp < nb; ++jp) FN(pack_b)(g, jc + jp * g->nr, p0, kc, (T *)bp + jp * g->nr * kc);
+        for (it = 0; it < nir * nq; ++it) FN(panel_item)(g, jc, nq, nb, p0, kc, bp, ap, it, &packed_ir);
+        return;
+    }
+#pragma omp for schedule(static)
+    for (jp = 0; jp < nb; ++jp) FN(pack_b)(g, jc + jp * g->nr, p0, kc, (T *)bp + jp * g->nr * kc);
+    /* the implicit barriers keep bp stable while any thread still reads it */
 #pragma omp for schedule(dynamic, 1)
-    for (it = 0; it < nir * nq; ++it) {
-        ptrdiff_t ir = it / nq, q = it % nq, jend = FNN_MIN(nb, (q + 1) * FNN_GEMM_ITEM_TILES);
-        const T *pa = ap;
-        ptrdiff_t rsa = 1, csa = g->mr;
-        /* rows of A broadcast in place save the gather of packing, unless a 2 KiB-multiple
-         * row stride would put the MR rows into the same few L1 sets */
-        if (!g->ta && (g->lda * (ptrdiff_t)sizeof(T)) % 2048 != 0) {
-            pa = g->a + ir * g->mr * g->lda + p0, rsa = g->lda, csa = 1;
-        } else if (ir != packed_ir) {
-            FN(pack_a)(g, ir * g->mr, p0, kc, ap); /* reused across q */
-            packed_ir = ir;
+    for (it = 0; it < nir * nq; ++it) FN(panel_item)(g, jc, nq, nb, p0, kc, bp, ap, it, &packed_ir);
+}
+
+/* The loop nest over NC blocks and K panels, for one thread of the team or alone */
+static void FN(packed_nest)(const FN(gemm_args) *g, T *bp, T *ap, int team)
+{
+    ptrdiff_t jc, nc, p0, kc, kstep = fnn_even_block(g->kc, g->k);
+    for (jc = 0; jc < g->n; jc += nc) {
+        nc = FNN_MIN(g->nc, g->n - jc);
+        for (p0 = 0; p0 < g->k; p0 += kc) {
+            kc = FNN_MIN(kstep, g->k - p0);
+            FN(panel_items)(g, jc, nc, p0, kc, bp, ap, team);
         }
-        for (jp = q * FNN_GEMM_ITEM_TILES; jp < jend; ++jp)
-            FN(tile)(g, ir * g->mr, jc + jp * g->nr, p0, kc, pa, rsa, csa,
-                     bp + jp * g->nr * kc, g->nr);
     }
 }
 
+/* One thread runs outside any parallel region (a team of one costs syscalls) */
 static void FN(gemm_packed)(const FN(gemm_args) *g, T *bp, T *ap0, size_t a_stride, int nt)
 {
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        T *ap = ap0 + (size_t)fnn_thread_num() * a_stride;
-        ptrdiff_t jc, nc, p0, kc, jp, kstep = fnn_even_block(g->kc, g->k);
-        for (jc = 0; jc < g->n; jc += nc) {
-            nc = FNN_MIN(g->nc, g->n - jc);
-            for (p0 = 0; p0 < g->k; p0 += kc) {
-                kc = FNN_MIN(kstep, g->k - p0);
-#pragma omp for schedule(static)
-                for (jp = 0; jp < FNN_CDIV(nc, g->nr); ++jp)
-                    FN(pack_b)(g, jc + jp * g->nr, p0, kc, bp + jp * g->nr * kc);
-                /* the implicit barriers keep bp stable while any thread still reads it */
-                FN(panel_items)(g, jc, nc, p0, kc, bp, ap);
-            }
-        }
+    if (nt <= 1) {
+        FN(packed_nest)(g, bp, ap0, 0);
+        return;
     }
+#pragma omp parallel num_threads(nt)
+    FN(packed_nest)(g, bp, ap0 + (size_t)fnn_thread_num() * a_stride, 1);
 }

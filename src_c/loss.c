@@ -51,8 +51,7 @@ static inline double expsum_d(const double *x, double *y, size_t n, double m)
     double part[FNN_MAX_CHUNKS], total = 0;                                           \
     const double scale = (reduction) == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)(n);     \
     const size_t nch = fnn_nchunks((n), 1 + 4096 / ((k) + 1)), work_ = (n) * (k);     \
-    _Pragma("omp parallel for schedule(static) if(work_ > FNN_PAR_MIN)")              \
-    for (size_t ch = 0; ch < nch; ++ch) {                                             \
+    FNN_PAR_FOR(work_ > FNN_PAR_MIN, for (size_t ch = 0; ch < nch; ++ch) {           \
         double acc = 0;                                                               \
         const size_t r1 = fnn_chunk_lo(n, nch, ch + 1);                               \
         for (size_t r = fnn_chunk_lo(n, nch, ch); r < r1; ++r) {                      \
@@ -63,7 +62,7 @@ static inline double expsum_d(const double *x, double *y, size_t n, double m)
             acc += w * rl;                                                            \
         }                                                                             \
         part[ch] = acc;                                                               \
-    }                                                                                 \
+    });                                                                               \
     for (size_t ch = 0; ch < nch; ++ch) total += part[ch];                            \
     return total * scale * kscale;
 

@@ -12,10 +12,9 @@
 #else /* ---- body, compiled once per dtype ---- */
 
 #define BLK 64 /* columns per thread task: each column summed top to bottom */
-#define COLBLOCKS(n, c)                                                               \
+#define COLBLOCKS(n, c, ...)                                                          \
     const size_t nb = ((c) + BLK - 1) / BLK, work_ = (n) * (c);                       \
-    _Pragma("omp parallel for schedule(static) if(work_ > FNN_PAR_MIN && nb > 1)")    \
-    for (size_t b = 0; b < nb; ++b)
+    FNN_PAR_FOR(work_ > FNN_PAR_MIN && nb > 1, for (size_t b = 0; b < nb; ++b) __VA_ARGS__)
 
 /* Training: mu, var = batch mean and biased variance per column; y := gamma (x - mu)
  * / sqrt(var + eps) + beta; saves mean and invstd for backward; running stats :=
@@ -25,7 +24,7 @@ void FN(batch_norm_fwd_train)(const T *x, const T *gamma, const T *beta, T *y, T
                               double momentum, double eps)
 {
     if (n == 0) return;
-    COLBLOCKS(n, c) {
+    COLBLOCKS(n, c, {
         double mu[BLK] = {0}, var[BLK] = {0};
         const size_t j0 = b * BLK, w = c - j0 < BLK ? c - j0 : BLK;
         for (size_t i = 0; i < n; ++i)
@@ -50,7 +49,7 @@ void FN(batch_norm_fwd_train)(const T *x, const T *gamma, const T *beta, T *y, T
         for (size_t i = 0; i < n; ++i)
             for (size_t j = 0; j < w; ++j)
                 y[i * c + j0 + j] = (x[i * c + j0 + j] - sh[j]) * sc[j] + beta[j0 + j];
-    }
+    });
 }
 
 /* Inference: y := gamma (x - running_mean) / sqrt(running_var + eps) + beta */
@@ -58,11 +57,11 @@ void FN(batch_norm_fwd_eval)(const T *x, const T *gamma, const T *beta, T *y,
                              const T *run_mean, const T *run_var, size_t n, size_t c,
                              double eps)
 {
-    _Pragma("omp parallel for schedule(static) if(n * c > FNN_PAR_MIN)")
-    for (size_t i = 0; i < n; ++i)
+    FNN_PAR_FOR(n * c > FNN_PAR_MIN, for (size_t i = 0; i < n; ++i) {
         for (size_t j = 0; j < c; ++j)
             y[i * c + j] = (x[i * c + j] - run_mean[j]) *
                            ((T)(1.0 / sqrt((double)run_var[j] + eps)) * gamma[j]) + beta[j];
+    });
 }
 
 /* xh = (x - mean) invstd; dbeta := sum_i dy; dgamma := sum_i dy xh;
@@ -71,7 +70,7 @@ void FN(batch_norm_bwd)(const T *x, const T *dy, const T *gamma, const T *mean,
                         const T *invstd, T *dx, T *dgamma, T *dbeta, size_t n, size_t c)
 {
     if (n == 0) return;
-    COLBLOCKS(n, c) {
+    COLBLOCKS(n, c, {
         double sb[BLK] = {0}, sg[BLK] = {0};
         const size_t j0 = b * BLK, w = c - j0 < BLK ? c - j0 : BLK;
         for (size_t i = 0; i < n; ++i)
@@ -92,7 +91,7 @@ void FN(batch_norm_bwd)(const T *x, const T *dy, const T *gamma, const T *mean,
                 T xh = (x[o] - mean[j0 + j]) * invstd[j0 + j];
                 dx[o] = k[j] * ((T)n * dy[o] - db[j] - xh * dg[j]);
             }
-    }
+    });
 }
 
 /* Per row: mu, var over d columns; y := gamma (x - mu) / sqrt(var + eps) + beta;
@@ -101,8 +100,7 @@ void FN(layer_norm_fwd)(const T *x, const T *gamma, const T *beta, T *y, T *mean
                         T *invstd, size_t n, size_t d, double eps)
 {
     if (d == 0) return;
-    _Pragma("omp parallel for schedule(static) if(n * d > FNN_PAR_MIN)")
-    for (size_t i = 0; i < n; ++i) {
+    FNN_PAR_FOR(n * d > FNN_PAR_MIN, for (size_t i = 0; i < n; ++i) {
         const T *xr = x + i * d;
         double mu = 0, var = 0;
         for (size_t j = 0; j < d; ++j) mu += (double)xr[j];
@@ -112,7 +110,7 @@ void FN(layer_norm_fwd)(const T *x, const T *gamma, const T *beta, T *y, T *mean
         mean[i] = m;
         invstd[i] = is;
         for (size_t j = 0; j < d; ++j) y[i * d + j] = (xr[j] - m) * is * gamma[j] + beta[j];
-    }
+    });
 }
 
 /* Per row, g = dy gamma, xh = (x - mean) invstd:
@@ -121,8 +119,7 @@ void FN(layer_norm_bwd)(const T *x, const T *dy, const T *gamma, const T *mean,
                         const T *invstd, T *dx, T *dgamma, T *dbeta, size_t n, size_t d)
 {
     if (d == 0) return;
-    _Pragma("omp parallel for schedule(static) if(n * d > FNN_PAR_MIN)")
-    for (size_t i = 0; i < n; ++i) {
+    FNN_PAR_FOR(n * d > FNN_PAR_MIN, for (size_t i = 0; i < n; ++i) {
         const T *xr = x + i * d, *gr = dy + i * d;
         double sg = 0, sgx = 0;
         for (size_t j = 0; j < d; ++j) {
@@ -135,8 +132,8 @@ void FN(layer_norm_bwd)(const T *x, const T *dy, const T *gamma, const T *mean,
             T xh = (xr[j] - mean[i]) * invstd[i];
             dx[i * d + j] = k * ((T)d * gr[j] * gamma[j] - a - xh * bb);
         }
-    }
-    COLBLOCKS(n, d) {
+    });
+    COLBLOCKS(n, d, {
         double sb[BLK] = {0}, sgm[BLK] = {0};
         const size_t j0 = b * BLK, w = d - j0 < BLK ? d - j0 : BLK;
         for (size_t i = 0; i < n; ++i)
@@ -149,7 +146,7 @@ void FN(layer_norm_bwd)(const T *x, const T *dy, const T *gamma, const T *mean,
             dbeta[j0 + j] = (T)sb[j];
             dgamma[j0 + j] = (T)sgm[j];
         }
-    }
+    });
 }
 
 #undef COLBLOCKS

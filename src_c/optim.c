@@ -26,8 +26,7 @@
 
 #else /* ---- body, compiled once per dtype ---- */
 
-#define PARFOR _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")      \
-    for (size_t i = 0; i < n; ++i)
+#define PARFOR(...) FNN_PAR_FOR_SIMD(n > FNN_PAR_MIN, for (size_t i = 0; i < n; ++i) __VA_ARGS__)
 
 /* d = g + wd p; b := step == 1 ? d : mu b + (1 - damp) d; d := nesterov ? d + mu b : b;
  * p := p - lr d. buf may be NULL when momentum == 0. */
@@ -36,30 +35,29 @@ void FN(sgd_step)(T *p, const T *g, T *buf, size_t n, int64_t step, double lr,
 {
     const T a = (T)lr, wd = (T)weight_decay, mu = (T)momentum, dm = (T)(1.0 - dampening);
     if (momentum == 0.0) {
-        PARFOR { p[i] -= a * (g[i] + wd * p[i]); }
+        PARFOR({ p[i] -= a * (g[i] + wd * p[i]); });
     } else if (step <= 1) { /* PyTorch seeds the buffer with the first gradient */
-        PARFOR {
+        PARFOR({
             T d = g[i] + wd * p[i];
             buf[i] = d;
             p[i] -= a * (nesterov ? d + mu * d : d);
-        }
+        });
     } else {
-        PARFOR {
+        PARFOR({
             T d = g[i] + wd * p[i], b = mu * buf[i] + dm * d;
             buf[i] = b;
             p[i] -= a * (nesterov ? d + mu * b : b);
-        }
+        });
     }
 }
 
 /* The per-ISA range kernels (vk_body.h) over fixed chunks of the arena. */
 #define CHUNKED(CALL)                                                                 \
     const size_t nch = (n + OPT_CHUNK - 1) / OPT_CHUNK;                               \
-    _Pragma("omp parallel for schedule(static) if(n > FNN_PAR_MIN)")                  \
-    for (size_t c = 0; c < nch; ++c) {                                                \
+    FNN_PAR_FOR(n > FNN_PAR_MIN, for (size_t c = 0; c < nch; ++c) {                  \
         const size_t lo = c * OPT_CHUNK, len = n - lo < OPT_CHUNK ? n - lo : OPT_CHUNK; \
         CALL;                                                                         \
-    }
+    });
 
 /* s := s + d^2; p := p - lr_t d / (sqrt(s) + eps), lr_t = lr / (1 + (step-1) lr_decay) */
 void FN(adagrad_step)(T *p, const T *g, T *sum, size_t n, int64_t step, double lr,

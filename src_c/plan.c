@@ -17,9 +17,9 @@ static void LOC(gather)(fnn_plan *p, const T *X, const void *Y, const T *SW,
 {
     const ptrdiff_t ni = p->n_in, no = p->n_out;
     T *xb = (T *)p->xb, *yb = (T *)p->yb, *sw = (T *)p->swb;
-#pragma omp parallel for schedule(static) if (bsz * ni > FNN_PAR_MIN)
-    for (ptrdiff_t r = 0; r < bsz; ++r)
+    FNN_PAR_FOR(bsz * ni > FNN_PAR_MIN, for (ptrdiff_t r = 0; r < bsz; ++r) {
         memcpy(xb + r * ni, X + idx[r] * ni, (size_t)ni * sizeof(T));
+    });
     for (ptrdiff_t r = 0; r < bsz; ++r) {
         if (p->labels)
             p->lb[r] = ((const int64_t *)Y)[idx[r]];

@@ -16,14 +16,13 @@
 #define CHUNKED_SUM(n, EXPR)                                                          \
     double part[FNN_MAX_CHUNKS], total = 0;                                           \
     const size_t nch = fnn_nchunks((n), CHUNK);                                       \
-    _Pragma("omp parallel for schedule(static) if(n > FNN_PAR_MIN)")                  \
-    for (size_t c = 0; c < nch; ++c) {                                                \
+    FNN_PAR_FOR(n > FNN_PAR_MIN, for (size_t c = 0; c < nch; ++c) {                  \
         double acc = 0;                                                               \
         const size_t hi = fnn_chunk_lo(n, nch, c + 1);                                \
         _Pragma("omp simd reduction(+ : acc)")                                        \
         for (size_t i = fnn_chunk_lo(n, nch, c); i < hi; ++i) acc += (EXPR);          \
         part[c] = acc;                                                                \
-    }                                                                                 \
+    });                                                                               \
     for (size_t c = 0; c < nch; ++c) total += part[c];
 
 /* db_j := [db_j +] sum_i dy_ij. Columns are split among threads in blocks of 64; each
@@ -31,8 +30,7 @@
 void FN(bias_grad)(const T *dy, T *db, size_t n, size_t k, int accumulate)
 {
     const size_t nb = (k + 63) / 64;
-    _Pragma("omp parallel for schedule(static) if(n * k > FNN_PAR_MIN && nb > 1)")
-    for (size_t b = 0; b < nb; ++b) {
+    FNN_PAR_FOR(n * k > FNN_PAR_MIN && nb > 1, for (size_t b = 0; b < nb; ++b) {
         double acc[64] = {0};
         const size_t j0 = b * 64, w = k - j0 < 64 ? k - j0 : 64;
         for (size_t i = 0; i < n; ++i) {
@@ -41,7 +39,7 @@ void FN(bias_grad)(const T *dy, T *db, size_t n, size_t k, int accumulate)
         }
         for (size_t j = 0; j < w; ++j)
             db[j0 + j] = (T)(accumulate ? (double)db[j0 + j] + acc[j] : acc[j]);
-    }
+    });
 }
 
 /* sum_i x_i^2 */
@@ -59,8 +57,9 @@ double FN(l2_penalty)(const T *p, T *g, size_t n, double lam)
 {
     if (g) {
         const T c = (T)(2.0 * lam);
-        _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")
-        for (size_t i = 0; i < n; ++i) g[i] += c * p[i];
+        FNN_PAR_FOR_SIMD(n > FNN_PAR_MIN, for (size_t i = 0; i < n; ++i) {
+            g[i] += c * p[i];
+        });
     }
     return lam * FN(sum_sq)(p, n);
 }
@@ -70,8 +69,9 @@ double FN(l1_penalty)(const T *p, T *g, size_t n, double lam)
 {
     if (g) {
         const T c = (T)lam;
-        _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")
-        for (size_t i = 0; i < n; ++i) g[i] += p[i] > 0 ? c : (p[i] < 0 ? -c : (T)0);
+        FNN_PAR_FOR_SIMD(n > FNN_PAR_MIN, for (size_t i = 0; i < n; ++i) {
+            g[i] += p[i] > 0 ? c : (p[i] < 0 ? -c : (T)0);
+        });
     }
     CHUNKED_SUM(n, fabs((double)p[i]))
     return lam * total;
@@ -81,8 +81,9 @@ double FN(l1_penalty)(const T *p, T *g, size_t n, double lam)
 void FN(clip_value)(T *g, size_t n, double clip)
 {
     const T c = (T)clip;
-    _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")
-    for (size_t i = 0; i < n; ++i) g[i] = g[i] > c ? c : (g[i] < -c ? -c : g[i]);
+    FNN_PAR_FOR_SIMD(n > FNN_PAR_MIN, for (size_t i = 0; i < n; ++i) {
+        g[i] = g[i] > c ? c : (g[i] < -c ? -c : g[i]);
+    });
 }
 
 /* g := g * min(1, max_norm / (||g|| + 1e-6)) (PyTorch clip_grad_norm_); returns ||g||
@@ -93,8 +94,9 @@ double FN(clip_norm)(T *g, size_t n, double max_norm)
     const double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0 && isfinite(norm)) {
         const T c = (T)coef;
-        _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")
-        for (size_t i = 0; i < n; ++i) g[i] *= c;
+        FNN_PAR_FOR_SIMD(n > FNN_PAR_MIN, for (size_t i = 0; i < n; ++i) {
+            g[i] *= c;
+        });
     }
     return norm;
 }
@@ -102,8 +104,9 @@ double FN(clip_norm)(T *g, size_t n, double max_norm)
 /* out := x * a elementwise (dropout backward, mask application) */
 void FN(mul)(const T *x, const T *a, T *out, size_t n)
 {
-    _Pragma("omp parallel for simd schedule(static) if(n > FNN_PAR_MIN)")
-    for (size_t i = 0; i < n; ++i) out[i] = x[i] * a[i];
+    FNN_PAR_FOR_SIMD(n > FNN_PAR_MIN, for (size_t i = 0; i < n; ++i) {
+        out[i] = x[i] * a[i];
+    });
 }
 
 #undef CHUNKED_SUM

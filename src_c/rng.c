@@ -52,8 +52,7 @@ void FN(dropout_fwd)(const T *x, T *y, T *mask, size_t n, double p, uint64_t see
     const uint32_t thr = fnn_dropout_threshold(p);
     const T keep = p < 1.0 ? (T)(1.0 / (1.0 - p)) : (T)0;
     const size_t ntile = (n + 63) / 64; /* 64 elements = 16 Philox blocks per tile */
-    _Pragma("omp parallel for schedule(static) if(n > FNN_PAR_MIN / 4)")
-    for (size_t t = 0; t < ntile; ++t) {
+    FNN_PAR_FOR(n > FNN_PAR_MIN / 4, for (size_t t = 0; t < ntile; ++t) {
         uint8_t kp[64];
         VK_PICK(fnn_philox_keep64_, seed, step, (uint64_t)t * 16, thr, kp);
         const size_t lo = 64 * t, m = n - lo < 64 ? n - lo : 64;
@@ -66,6 +65,6 @@ void FN(dropout_fwd)(const T *x, T *y, T *mask, size_t n, double p, uint64_t see
         } else {
             for (size_t j = 0; j < m; ++j) mask[lo + j] = kp[j] ? keep : (T)0;
         }
-    }
+    });
 }
 #endif
