@@ -1,4 +1,5 @@
 """Validation and conversion of user arrays before any kernel sees them."""
+import math
 import numbers
 
 import numpy as np
@@ -20,6 +21,8 @@ def _as_numeric(a, name):
 def all_finite(arr, chunk=1 << 20):
     """``np.isfinite(arr).all()`` without a full-size temporary (checked in chunks)."""
     flat = arr.reshape(-1)
+    if flat.size <= chunk:
+        return bool(np.isfinite(flat).all())
     return all(np.isfinite(flat[i:i + chunk]).all() for i in range(0, flat.size, chunk))
 
 
@@ -39,7 +42,7 @@ def check_x(X, dtype, input_shape=None, name="X", allow_nonfinite=False):
     if input_shape is not None and tuple(arr.shape[1:]) != tuple(input_shape):
         raise ValueError(f"{name} has samples of shape {arr.shape[1:]}; the model expects "
                          f"{tuple(input_shape)}")
-    if int(np.prod(arr.shape[1:])) == 0:
+    if math.prod(arr.shape[1:]) == 0:
         raise ValueError(f"{name} has no features (shape {arr.shape})")
     out = np.ascontiguousarray(arr, dtype=dtype)
     if not allow_nonfinite and arr.dtype.kind == "f" and not all_finite(out):

@@ -12,9 +12,10 @@ cimport numpy as cnp
 import numpy as np
 
 from fastnn._kernels cimport (
-    FNN_OP_ACT, FNN_OP_BATCHNORM, FNN_OP_DENSE, FNN_OP_DROPOUT, FNN_OP_LAYERNORM,
-    fnn_dplan_predict, fnn_dplan_step, fnn_gemm_ws_bytes, fnn_get_max_threads, fnn_op,
-    fnn_plan, fnn_splan_predict, fnn_splan_step,
+    FNN_ACT_SIGMOID, FNN_OP_ACT, FNN_OP_BATCHNORM, FNN_OP_DENSE, FNN_OP_DROPOUT,
+    FNN_OP_LAYERNORM, fnn_dact_fwd, fnn_dplan_predict, fnn_dplan_step, fnn_dsoftmax_fwd,
+    fnn_gemm_ws_bytes, fnn_get_max_threads, fnn_op, fnn_plan, fnn_sact_fwd, fnn_splan_predict,
+    fnn_splan_step, fnn_ssoftmax_fwd,
 )
 
 include "_isa.pxi"
@@ -234,25 +235,44 @@ cdef class Plan:
                 done += 1
         return done
 
-    def predict(self, X, out):
-        """out := model(X) in inference mode, in batches of the plan's size."""
+    def predict(self, X, out, output_act=None):
+        """out := model(X) in inference mode, in batches of the plan's size, then the
+        loss's output activation (None, "softmax" or "sigmoid") on each batch."""
         cdef Py_ssize_t n = X.shape[0], lo, m
         cdef Py_ssize_t ni = self.p.n_in, no = self.p.n_out
         cdef char *xp = <char *>_ptr(X)
         cdef char *op = <char *>_ptr(out)
         cdef Py_ssize_t e = self.dtype.itemsize
         cdef bint dbl = self.dtype == np.float64
-        if out.shape[0] != n or X.size != n * ni or out.size != n * no:
+        cdef int act = 0 if output_act is None else 1 if output_act == "softmax" else \
+            2 if output_act == "sigmoid" else -1
+        if out.shape[0] != n or X.size != n * ni or out.size != n * no or act < 0:
             raise ValueError("inconsistent plan.predict arguments")
         with nogil:
             lo = 0
             while lo < n:
                 m = min(self.batch, n - lo)
                 if dbl:
-                    fnn_dplan_predict(&self.p, <const double *>(xp + lo * ni * e), m,
-                                      <double *>(op + lo * no * e))
+                    _predict_d(&self.p, <const double *>(xp + lo * ni * e), m,
+                               <double *>(op + lo * no * e), act)
                 else:
-                    fnn_splan_predict(&self.p, <const float *>(xp + lo * ni * e), m,
-                                      <float *>(op + lo * no * e))
+                    _predict_s(&self.p, <const float *>(xp + lo * ni * e), m,
+                               <float *>(op + lo * no * e), act)
                 lo += m
         return out
+
+
+cdef void _predict_s(fnn_plan *p, const float *x, Py_ssize_t m, float *y, int act) noexcept nogil:
+    fnn_splan_predict(p, x, m, y)
+    if act == 1:
+        fnn_ssoftmax_fwd(y, y, m, p.n_out)
+    elif act == 2:
+        fnn_sact_fwd(FNN_ACT_SIGMOID, 0, y, y, m * p.n_out)
+
+
+cdef void _predict_d(fnn_plan *p, const double *x, Py_ssize_t m, double *y, int act) noexcept nogil:
+    fnn_dplan_predict(p, x, m, y)
+    if act == 1:
+        fnn_dsoftmax_fwd(y, y, m, p.n_out)
+    elif act == 2:
+        fnn_dact_fwd(FNN_ACT_SIGMOID, 0, y, y, m * p.n_out)

@@ -153,18 +153,20 @@ class Sequential(FitMixin):
         if not self.built:
             self.build(np.shape(X)[1:])
         X = check_x(X, self.dtype, self.input_shape, allow_nonfinite=allow_nonfinite)
-        z = self._raw_outputs(X, check_positive_int(batch_size, "batch_size"))
-        return self._be.output(getattr(self, "_output_act", None), z)
+        return self._raw_outputs(X, check_positive_int(batch_size, "batch_size"),
+                                 getattr(self, "_output_act", None))
 
-    def _raw_outputs(self, X, batch_size):
-        """The last layer's outputs in inference mode (before the loss's output activation)."""
+    def _raw_outputs(self, X, batch_size, output_act=None):
+        """The last layer's outputs in inference mode, then ``output_act`` if given (the
+        loss's output activation: the C plan applies it in place, batch by batch)."""
         bs = min(batch_size, X.shape[0])
         plan = self._inference_plan(bs)
         if plan is not None:
             out = np.empty((X.shape[0],) + self.output_shape, self.dtype)
-            return plan.predict(X, out)
+            return plan.predict(X, out, output_act)
         outs = [np.array(self._forward(X[i:i + bs], False)) for i in range(0, X.shape[0], bs)]
-        return outs[0] if len(outs) == 1 else np.concatenate(outs)
+        z = outs[0] if len(outs) == 1 else np.concatenate(outs)
+        return z if output_act is None else self._be.output(output_act, z)
 
     def _inference_plan(self, batch):
         """A cached C inference plan for batches up to ``batch`` (None: Python path)."""

@@ -11,6 +11,7 @@ import pytest
 from conftest import child_kwargs
 
 import fastnn as fn
+from fastnn import _ref
 from fastnn import datasets as D
 
 ALL_LAYERS = lambda: [  # noqa: E731 - a factory: every model needs fresh layers
@@ -238,6 +239,27 @@ def test_softmax_last_layer_is_fused_with_the_loss():
         m.fit(X, y, epochs=3, batch_size=8, verbose=0)
     np.testing.assert_allclose(a.params, b.params, atol=1e-12)
     np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-12)
+
+
+@pytest.mark.parametrize("loss,out_act,k", [("softmax_cross_entropy", None, 3),
+                                             ("binary_cross_entropy", "sigmoid", 1),
+                                             ("mse", None, 2)])
+@pytest.mark.parametrize("batch_size", [1, 7, 1024])
+def test_predict_applies_the_output_activation_like_the_numpy_backend(loss, out_act, k,
+                                                                      batch_size):
+    """The C inference plan applies softmax / sigmoid itself, batch by batch."""
+    X, y = data(23, k=2)
+    y = y if loss == "softmax_cross_entropy" else np.tile(y[:, None], (1, k)).astype(float)
+    layers = lambda: [fn.Dense(6, 5, activation="tanh"), fn.Dense(5, k, activation=out_act)]
+    a, b = make(layers(), loss=loss), make(layers(), loss=loss, backend="numpy")
+    for m in (a, b):
+        m.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    p = a.predict(X, batch_size=batch_size)
+    np.testing.assert_allclose(p, b.predict(X, batch_size=batch_size), atol=1e-12)
+    z = a._raw_outputs(X, 1024)
+    want = {"softmax_cross_entropy": lambda: _ref.softmax(z),
+            "binary_cross_entropy": lambda: _ref.sigmoid(z), "mse": lambda: z}[loss]()
+    np.testing.assert_allclose(p, want, atol=1e-12)
 
 
 def test_one_hot_targets_equal_integer_labels():
