@@ -250,8 +250,8 @@ def test_predict_applies_the_output_activation_like_the_numpy_backend(loss, out_
     """The C inference plan applies softmax / sigmoid itself, batch by batch."""
     X, y = data(23, k=2)
     y = y if loss == "softmax_cross_entropy" else np.tile(y[:, None], (1, k)).astype(float)
-    layers = lambda: [fn.Dense(6, 5, activation="tanh"), fn.Dense(5, k, activation=out_act)]
-    a, b = make(layers(), loss=loss), make(layers(), loss=loss, backend="numpy")
+    a, b = (make([fn.Dense(6, 5, activation="tanh"), fn.Dense(5, k, activation=out_act)],
+                 loss=loss, backend=be) for be in ("c", "numpy"))
     for m in (a, b):
         m.fit(X, y, epochs=2, batch_size=8, verbose=0)
     p = a.predict(X, batch_size=batch_size)
