@@ -1,7 +1,13 @@
 """Run every workload for every framework, each in its own process with the same thread
 limit, and print one markdown table with absolute figures and ratios to fastnn.
 
-    python benchmarks/report.py --threads 1,2 [--repeat 5] [--write benchmarks/RESULTS.md]
+    python benchmarks/report.py --threads 1,2 [--rounds 3] [--repeat 3] [--write FILE]
+
+Each workload runs in ``--rounds`` rounds; a round starts one process per framework, in an
+order that rotates from round to round, and each process reports the median of
+``--repeat`` timed runs. A framework's figure is the median over rounds, and its ratio to
+fastnn is the median of the per-round ratios, so a slow spell of the machine (or of the
+host placing both vCPUs on one core) hits both sides of a ratio alike.
 
 Frameworks that are not installed are skipped with a note (PyTorch is installed by hand:
 ``pip install torch``; scikit-learn comes with ``pip install ".[bench]"``).
@@ -55,6 +61,36 @@ def available(framework):
     return importlib.util.find_spec(framework) is not None
 
 
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
+def measure(workload, frameworks, threads, rounds, repeat):
+    """{framework: {"seconds", "ratio" (its time / fastnn's, per-round median), "peak_rss"}}"""
+    runs = {fw: [] for fw in frameworks}
+    for r in range(rounds):
+        k = r % len(frameworks)
+        for fw in frameworks[k:] + frameworks[:k]:
+            out = run(fw, workload, threads, repeat)
+            runs[fw].append(out)
+            print(f"[{time.strftime('%H:%M:%S')}] {workload:12s} {fw:8s} {threads} threads, "
+                  f"round {r + 1}: {out.get('error') or fmt_time(out['seconds'])}",
+                  file=sys.stderr, flush=True)
+    res = {}
+    for fw, outs in runs.items():
+        errors = [o["error"] for o in outs if "error" in o]
+        if errors:
+            res[fw] = {"error": errors[0]}
+            continue
+        res[fw] = {"seconds": median([o["seconds"] for o in outs]),
+                   "peak_rss": median([o["peak_rss"] for o in outs])}
+        base = runs.get("fastnn")
+        if base and all("seconds" in b for b in base):
+            res[fw]["ratio"] = median([o["seconds"] / b["seconds"] for o, b in zip(outs, base)])
+    return res
+
+
 def fmt_time(s):
     return f"{s * 1e6:.1f} µs" if s < 1e-3 else f"{s * 1e3:.2f} ms" if s < 1 else f"{s:.2f} s"
 
@@ -62,7 +98,8 @@ def fmt_time(s):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--write", metavar="FILE", help="also write the table (markdown) here")
     a = ap.parse_args()
@@ -72,19 +109,15 @@ def main():
         if not available(fw):
             notes.append(f"- {fw}: not installed, skipped")
     for t in threads:
-        res[("gemm", t)] = run("fastnn", "gemm_1024", t, a.repeat)
+        res[("gemm", t)] = measure("gemm_1024", ("fastnn",), t, a.rounds, a.repeat)["fastnn"]
         for wl in a.workloads.split(","):
-            for fw in WORKLOADS[wl]:
-                if not available(fw):
-                    continue
-                res[(wl, fw, t)] = r = run(fw, wl, t, a.repeat)
-                print(f"[{time.strftime('%H:%M:%S')}] {wl:12s} {fw:8s} {t} threads: "
-                      f"{r.get('error') or fmt_time(r['seconds'])}", file=sys.stderr, flush=True)
+            fws = tuple(fw for fw in WORKLOADS[wl] if available(fw))
+            for fw, r in measure(wl, fws, t, a.rounds, a.repeat).items():
+                res[(wl, fw, t)] = r
     rows.append("| workload | threads | framework | median | fastnn speed-up |")
     rows.append("|---|---|---|---|---|")
     for wl in a.workloads.split(","):
         for t in threads:
-            base = res.get((wl, "fastnn", t), {}).get("seconds")
             for fw in WORKLOADS[wl]:
                 r = res.get((wl, fw, t))
                 if r is None:
@@ -93,7 +126,7 @@ def main():
                     rows.append(f"| {wl} | {t} | {fw} | error: {r['error'][:60]} | |")
                     continue
                 ratio = "1.00× (ref)" if fw == "fastnn" else \
-                    (f"{r['seconds'] / base:.2f}×" if base else "")
+                    (f"{r['ratio']:.2f}×" if "ratio" in r else "")
                 rows.append(f"| {wl} | {t} | {fw} | {fmt_time(r['seconds'])} | {ratio} |")
     extra = ["", "| derived | value |", "|---|---|"]
     for t in threads:
@@ -108,8 +141,10 @@ def main():
     if e1 and e2 and "seconds" in e1 and "seconds" in e2:
         extra.append(f"| MNIST epoch scaling 1→2 threads | {e1['seconds'] / e2['seconds']:.2f}× "
                      "(target ≥ 1.8×) |")
-    imp = {fw: [run(fw, "import", 1, 1).get("seconds") for _ in range(5)]
-           for fw in ("fastnn", "torch") if available(fw)}
+    imp = {fw: [] for fw in ("fastnn", "torch") if available(fw)}
+    for _ in range(5):                                  # interleaved, fresh processes
+        for fw, ts in imp.items():
+            ts.append(run(fw, "import", 1, 1).get("seconds"))
     for fw, ts in imp.items():
         ts = sorted(x for x in ts if x is not None)
         if ts:
@@ -128,13 +163,15 @@ def main():
                          f"/ {pr / 2**20:.0f} MiB = {fr / pr:.2f} (target ≤ 0.33) |")
     head = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
             f"{platform.platform()}, Python {platform.python_version()}; "
-            f"medians of {a.repeat} runs; speed-up = other framework's time / fastnn's.", ""]
+            f"medians of {a.rounds} rounds of {a.repeat} runs; speed-up = median over rounds of "
+            "the other framework's time / fastnn's in the same round.", ""]
     text = "\n".join(head + rows + extra + ([""] + notes if notes else []))
     print(text)
     if a.write:
         with open(a.write, "w") as f:
             f.write("# fastnn benchmark results\n\nProduced by `python benchmarks/report.py "
-                    f"--threads {a.threads} --repeat {a.repeat}`.\n\n{text}\n")
+                    f"--threads {a.threads} --rounds {a.rounds} --repeat {a.repeat}`.\n\n"
+                    f"{text}\n")
 
 
 if __name__ == "__main__":
