@@ -15,20 +15,25 @@ cdef _same(name, Py_ssize_t got, Py_ssize_t want):
         raise ValueError(f"{name} has {got} elements, expected {want}")
 
 
+cdef floating *_state(floating[::1] p, arr, bint used, name, missing) except? NULL:
+    """Data of an optional state buffer the length of p: NULL when unused (or empty)."""
+    cdef floating[::1] view
+    if not used:
+        return NULL
+    if arr is None:
+        raise ValueError(missing)
+    view = arr
+    _same(name, view.shape[0], p.shape[0])
+    return &view[0] if view.shape[0] else NULL
+
+
 def sgd_step(floating[::1] p, const floating[::1] g, buf, int64_t step, double lr,
              double momentum, double dampening, double weight_decay, bint nesterov):
     """d = g + wd p; momentum buffer b; p -= lr (nesterov ? d + mu b : b)"""
-    cdef floating[::1] bv
-    cdef floating *bp = NULL
     cdef size_t n = p.shape[0]
     _same("grad", g.shape[0], n)
-    if momentum != 0.0:
-        if buf is None:
-            raise ValueError("momentum != 0 needs a momentum buffer")
-        bv = buf
-        _same("buf", bv.shape[0], n)
-        if n:
-            bp = &bv[0]
+    cdef floating *bp = _state(p, buf, momentum != 0.0, "buf",
+                               "momentum != 0 needs a momentum buffer")
     if n == 0:
         return
     with nogil:
@@ -59,26 +64,13 @@ def rmsprop_step(floating[::1] p, const floating[::1] g, floating[::1] sq, buf, 
                  int64_t step, double lr, double alpha, double eps, double weight_decay,
                  double momentum, bint centered):
     """sq = alpha sq + (1-alpha) d^2; optional centring and momentum"""
-    cdef floating[::1] bv, av
-    cdef floating *bp = NULL
-    cdef floating *ap = NULL
     cdef size_t n = p.shape[0]
     _same("grad", g.shape[0], n)
     _same("square_avg", sq.shape[0], n)
-    if momentum != 0.0:
-        if buf is None:
-            raise ValueError("momentum != 0 needs a momentum buffer")
-        bv = buf
-        _same("buf", bv.shape[0], n)
-        if n:
-            bp = &bv[0]
-    if centered:
-        if gavg is None:
-            raise ValueError("centered=True needs a grad_avg buffer")
-        av = gavg
-        _same("grad_avg", av.shape[0], n)
-        if n:
-            ap = &av[0]
+    cdef floating *bp = _state(p, buf, momentum != 0.0, "buf",
+                               "momentum != 0 needs a momentum buffer")
+    cdef floating *ap = _state(p, gavg, centered, "grad_avg",
+                                "centered=True needs a grad_avg buffer")
     if n == 0:
         return
     with nogil:
@@ -94,19 +86,11 @@ def adam_step(floating[::1] p, const floating[::1] g, floating[::1] m, floating[
               vmax, int64_t step, double lr, double beta1, double beta2, double eps,
               double weight_decay, bint decoupled, bint amsgrad):
     """Adam / AdamW (decoupled) with optional AMSGrad, bias-corrected in double"""
-    cdef floating[::1] vmv
-    cdef floating *vmp = NULL
     cdef size_t n = p.shape[0]
     _same("grad", g.shape[0], n)
     _same("m", m.shape[0], n)
     _same("v", v.shape[0], n)
-    if amsgrad:
-        if vmax is None:
-            raise ValueError("amsgrad=True needs a v_max buffer")
-        vmv = vmax
-        _same("v_max", vmv.shape[0], n)
-        if n:
-            vmp = &vmv[0]
+    cdef floating *vmp = _state(p, vmax, amsgrad, "v_max", "amsgrad=True needs a v_max buffer")
     if n == 0:
         return
     with nogil:

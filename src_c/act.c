@@ -27,22 +27,11 @@ int fnn_act_bwd_uses_x(int act) { return act == FNN_ACT_GELU || act == FNN_ACT_S
 #define MATH(fn) fn
 #define FN(op) fnn_d##op
 #define LOC(op) op##_d
-#define EXPSUM(x, y, n, m) expsum_d(x, y, n, m)
+#define EXPSUM(x, y, n, m) fnn_expsum_d(x, y, n, m)
 #define SIGMOID_FWD(x, y, n, silu) EW(y[i] = (silu ? x[i] : 1) * LOC(sigmoid)(x[i]))
 #include "act.c"
 
 #else /* ---- body, compiled once per dtype ---- */
-
-#ifndef FNN_EXPSUM_D
-#define FNN_EXPSUM_D
-/* y_j := e^(x_j - m), returns their sum: double keeps libm's exp for full accuracy */
-static inline double expsum_d(const double *x, double *y, size_t n, double m)
-{
-    double s = 0;
-    for (size_t j = 0; j < n; ++j) { y[j] = exp(x[j] - m); s += y[j]; }
-    return s;
-}
-#endif
 
 /* Elementwise loop over i < n, threaded only when n is large. */
 #define EW(...)                                                                    \

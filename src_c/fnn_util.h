@@ -97,4 +97,16 @@ static inline float fnn_expf(float x)
     return x < -87.0f ? 0.0f : (x != x ? x : y);
 }
 
+/* y_j := e^(x_j - m), returns their sum: double keeps libm's exp for full accuracy
+ * (the float rows go through the per-ISA vector exp in vk_body.h) */
+static inline double fnn_expsum_d(const double *x, double *y, size_t n, double m)
+{
+    double s = 0;
+    for (size_t j = 0; j < n; ++j) {
+        y[j] = exp(x[j] - m);
+        s += y[j];
+    }
+    return s;
+}
+
 #endif /* FNN_UTIL_H */

@@ -27,22 +27,11 @@
 #define MATH(fn) fn
 #define FN(op) fnn_d##op
 #define LOC(op) op##_d
-#define EXPSUM(x, y, n, m) expsum_d(x, y, n, m)
+#define EXPSUM(x, y, n, m) fnn_expsum_d(x, y, n, m)
 #define BCE_EPS 1e-7
 #include "loss.c"
 
 #else /* ---- body, compiled once per dtype ---- */
-
-#ifndef FNN_EXPSUM_D
-#define FNN_EXPSUM_D
-/* y_j := e^(x_j - m), returns their sum: double keeps libm's exp for full accuracy */
-static inline double expsum_d(const double *x, double *y, size_t n, double m)
-{
-    double s = 0;
-    for (size_t j = 0; j < n; ++j) { y[j] = exp(x[j] - m); s += y[j]; }
-    return s;
-}
-#endif
 
 /* Rows split into fixed chunks; each chunk sums its rows' weighted losses in double and
  * the partials add up in chunk order. BODY sees r (row), w (its weight), gs (w * scale)
