@@ -68,6 +68,18 @@ static inline size_t fnn_chunk_lo(size_t n, size_t nch, size_t c)
     return (size_t)(((unsigned long long)n * c) / nch);
 }
 
+/* cond ? a : b on the bits: a float select with no compare-and-branch, which the
+ * vectoriser cannot if-convert under the default -ftrapping-math */
+static inline __attribute__((always_inline)) float fnn_self(int cond, float a, float b)
+{
+    uint32_t m = 0u - (uint32_t)(cond != 0), ua, ub;
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    ua = (ua & m) | (ub & ~m);
+    memcpy(&a, &ua, sizeof a);
+    return a;
+}
+
 /* e^x for float without libm, written so gcc vectorises it at baseline SSE2.
  * Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then a degree-6 Taylor/minimax
  * polynomial (Cephes expf coefficients, error < 2 ulp) and 2^k built in the exponent.
@@ -77,7 +89,7 @@ static inline size_t fnn_chunk_lo(size_t n, size_t nch, size_t c)
 static inline float fnn_expf(float x)
 {
     const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float xc = fnn_self(x < -87.0f, -87.0f, fnn_self(x > 88.0f, 88.0f, x));
     float t = xc * 1.44269504088896341f + shifter;
     float k = t - shifter;
     float r = xc - k * 0.693359375f;
@@ -94,7 +106,37 @@ static inline float fnn_expf(float x)
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     float y = p * scale;
-    return x < -87.0f ? 0.0f : (x != x ? x : y);
+    return fnn_self(x < -87.0f, 0.0f, fnn_self(x != x, x, y));
+}
+
+/* log x for a positive normal float (or NaN, returned as is), written so gcc
+ * vectorises it: musl/FreeBSD logf, x = 2^k m with m in [sqrt(1/2), sqrt(2)), log m
+ * from s = f / (2 + f), f = m - 1, by a degree-8 even polynomial; error < 1 ulp. Zero,
+ * subnormals, negatives and inf are the caller's to exclude. */
+static inline float fnn_logf(float x)
+{
+    const float ln2_hi = 6.9313812256e-01f, ln2_lo = 9.0580006145e-06f;
+    uint32_t ix;
+    float m;
+    memcpy(&ix, &x, sizeof ix);
+    ix += 0x3f800000u - 0x3f3504f3u;
+    const float dk = (float)((int32_t)(ix >> 23) - 0x7f);
+    ix = (ix & 0x007fffffu) + 0x3f3504f3u;
+    memcpy(&m, &ix, sizeof m);
+    const float f = m - 1.0f, s = f / (2.0f + f), z = s * s, w = z * z;
+    const float r = z * (0.66666662693f + w * 0.28498786688f) +
+                    w * (0.40000972152f + w * 0.24279078841f);
+    const float hfsq = 0.5f * f * f;
+    const float y = s * (hfsq + r) + dk * ln2_lo - hfsq + f + dk * ln2_hi;
+    return fnn_self(x != x, x, y);
+}
+
+/* log(1 + e) for e > -1 with 1 + e normal, accurate when e is tiny: log u corrected by
+ * the rounding error of u = 1 + e (Goldberg's trick) */
+static inline float fnn_log1pf(float e)
+{
+    const float u = 1.0f + e;
+    return fnn_logf(u) - ((u - 1.0f) - e) / u;
 }
 
 /* y_j := e^(x_j - m), returns their sum: double keeps libm's exp for full accuracy

@@ -10,18 +10,7 @@
 #include <string.h>
 
 #include "fastnn.h"
-
-/* cond ? a : b on the bits: a float select with no compare-and-branch, which the
- * vectoriser cannot if-convert under the default -ftrapping-math */
-static inline __attribute__((always_inline)) float fnn_self(int cond, float a, float b)
-{
-    uint32_t m = 0u - (uint32_t)(cond != 0), ua, ub;
-    memcpy(&ua, &a, sizeof ua);
-    memcpy(&ub, &b, sizeof ub);
-    ua = (ua & m) | (ub & ~m);
-    memcpy(&a, &ua, sizeof a);
-    return a;
-}
+#include "fnn_util.h"
 
 /* e^x for float in branch-free C the compiler vectorises (libm's expf is a call per
  * element): x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), e^r by its

@@ -16,7 +16,9 @@
 #define LOC(op) op##_s
 #define EXPSUM(x, y, n, m) VK_PICK(fnn_sexpsum_, x, y, n, m)
 #define BCE_EPS 1e-7f
+#define BCE_RANGE fnn_sbce_range_
 #include "loss.c"
+#undef BCE_RANGE
 #undef T
 #undef FN
 #undef LOC
@@ -68,6 +70,29 @@
         }                                                                             \
     })
 
+#ifdef BCE_RANGE
+/* Float BCE through the per-ISA vectorised range kernel (vk_body.h, same maths as the
+ * ELEMENTWISE bodies below): without sample weights over fixed flat chunks of the n*k
+ * elements, with them one call per row. */
+#define BCE_VEC(logits)                                                               \
+    if (!sw) {                                                                        \
+        double part[FNN_MAX_CHUNKS], total = 0;                                       \
+        const size_t nel = n * k, nch = fnn_nchunks(nel, 4096);                       \
+        const double scale = reduction == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)n;     \
+        const T gsk = (T)scale * (T)kscale;                                           \
+        FNN_PAR_FOR(nel > FNN_PAR_MIN, for (size_t ch = 0; ch < nch; ++ch) {         \
+            const size_t lo = fnn_chunk_lo(nel, nch, ch);                             \
+            part[ch] = VK_PICK(BCE_RANGE, pred + lo, target + lo, grad ? grad + lo : NULL, \
+                               fnn_chunk_lo(nel, nch, ch + 1) - lo, gsk, logits);     \
+        });                                                                           \
+        for (size_t ch = 0; ch < nch; ++ch) total += part[ch];                        \
+        return total * scale * kscale;                                                \
+    }                                                                                 \
+    ROW_LOSS(n, k, sw, reduction, rl = VK_PICK(BCE_RANGE, pred + r * k, target + r * k, \
+                                              grad ? grad + r * k : NULL, k,          \
+                                              gs * (T)kscale, logits))
+#endif
+
 /* sum w_i sum_j (p_ij - t_ij)^2 */
 double FN(mse_loss)(const T *pred, const T *target, const T *sw, T *grad, size_t n,
                     size_t k, int reduction)
@@ -107,11 +132,15 @@ double FN(bce_loss)(const T *pred, const T *target, const T *sw, T *grad, size_t
                     size_t k, int reduction)
 {
     const double kscale = reduction == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)(k ? k : 1);
+#ifdef BCE_RANGE
+    BCE_VEC(0);
+#else
     ELEMENTWISE(n, k, {
         T pc = p < BCE_EPS ? BCE_EPS : (p > 1 - BCE_EPS ? 1 - BCE_EPS : p);
         l = -(t * (T)MATH(log)(pc) + (1 - t) * (T)MATH(log1p)(-pc));
         g = (pc - t) / (pc * (1 - pc));
     })
+#endif
 }
 
 /* BCE on logits z: max(z,0) - z t + log1p(e^-|z|), gradient sigmoid(z) - t; never
@@ -120,11 +149,15 @@ double FN(bce_logits_loss)(const T *pred, const T *target, const T *sw, T *grad,
                            size_t k, int reduction)
 {
     const double kscale = reduction == FNN_REDUCE_SUM ? 1.0 : 1.0 / (double)(k ? k : 1);
+#ifdef BCE_RANGE
+    BCE_VEC(1);
+#else
     ELEMENTWISE(n, k, {
         T e = (T)MATH(exp)(-MATH(fabs)(p));
         l = (p > 0 ? p : 0) - p * t + (T)MATH(log1p)(e);
         g = (p >= 0 ? 1 / (1 + e) : e / (1 + e)) - t;
     })
+#endif
 }
 
 /* One row of fused softmax cross-entropy. Target weights a_j = cw_j ((1-s) t_j + s/c),
@@ -177,4 +210,5 @@ double FN(softmax_xent)(const T *logits, const int64_t *labels, const T *target,
 
 #undef ROW_LOSS
 #undef ELEMENTWISE
+#undef BCE_VEC
 #endif

@@ -9,6 +9,8 @@
 #define VK_DECLS(sfx)                                                                 \
     float fnn_sexpsum_##sfx(const float *x, float *y, size_t n, float m);             \
     void fnn_ssigmoid_range_##sfx(const float *x, float *y, size_t n, int silu);      \
+    double fnn_sbce_range_##sfx(const float *pred, const float *target, float *grad,  \
+                                size_t n, float gs, int logits);                      \
     void fnn_philox_keep64_##sfx(uint64_t seed, uint64_t step, uint64_t b0, uint32_t thr, \
                                  uint8_t *keep);                                      \
     void fnn_sadam_range_##sfx(float *p, const float *g, float *m, float *v,          \

@@ -282,6 +282,45 @@ void VK(fnn_ssigmoid_range_)(const float *x, float *y, size_t n, int silu)
 }
 #endif
 
+/* Binary cross-entropy of floats over [0, n) through the vectorisable fnn_logf (see
+ * loss.c for the maths): returns the sum of the losses in double; grad := dl/dp * gs
+ * when grad != NULL. logits != 0: pred holds logits. */
+#define VK_BCE_LOOP(GRAD, ...)                                                        \
+    _Pragma("omp simd reduction(+ : acc)")                                            \
+    for (size_t j = 0; j < n; ++j) {                                                  \
+        const float p = pred[j], t = target[j];                                       \
+        float l, g;                                                                   \
+        __VA_ARGS__;                                                                  \
+        acc += (double)l;                                                             \
+        if (GRAD) grad[j] = g * gs;                                                   \
+    }
+#define VK_BCE_PROB                                                                   \
+    const float pc = fnn_self(p < 1e-7f, 1e-7f, fnn_self(p > 1 - 1e-7f, 1 - 1e-7f, p)); \
+    l = -(t * fnn_logf(pc) + (1 - t) * fnn_log1pf(-pc));                              \
+    g = (pc - t) / (pc * (1 - pc))
+#define VK_BCE_LOGIT                                                                  \
+    const float e = fnn_expf(-fabsf(p)), r = 1 / (1 + e);                             \
+    l = fnn_self(p > 0, p, 0) - p * t + fnn_log1pf(e);                                \
+    g = fnn_self(p >= 0, r, e * r) - t
+double VK(fnn_sbce_range_)(const float *pred, const float *target, float *grad, size_t n,
+                           float gs, int logits)
+{
+    double acc = 0;
+    if (logits && grad) {
+        VK_BCE_LOOP(1, VK_BCE_LOGIT)
+    } else if (logits) {
+        VK_BCE_LOOP(0, VK_BCE_LOGIT)
+    } else if (grad) {
+        VK_BCE_LOOP(1, VK_BCE_PROB)
+    } else {
+        VK_BCE_LOOP(0, VK_BCE_PROB)
+    }
+    return acc;
+}
+#undef VK_BCE_LOOP
+#undef VK_BCE_PROB
+#undef VK_BCE_LOGIT
+
 /* Keep flags of the 64 dropout elements of Philox blocks b0 .. b0+15 (see rng.c):
  * keep[4 l + w] = (word w of block b0 + l) >> 8 >= thr. AVX-512 runs the 16 blocks in
  * the 16 lanes; other paths call the scalar generator. Identical bits on every path. */

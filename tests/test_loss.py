@@ -148,6 +148,37 @@ def test_bce_stability(dtype):
     np.testing.assert_allclose(grad, [1, -1, 0, 0, -0.5], atol=1e-7)
 
 
+@pytest.mark.parametrize("logits", [False, True])
+def test_bce_float_vector_log_is_accurate_per_element(isa, logits):
+    """float32 BCE runs a vectorised log (src_c/fnn_util.h): each element's loss and
+    gradient must match float64 to float precision over the whole clamp range."""
+    # float32 clamps p to [1e-7, 1 - 2^-23] (float64: 1 - 1e-7), so stay inside that
+    x = np.concatenate([np.logspace(-7.2, -0.31, 60), 1 - np.logspace(-6.5, -0.31, 60),
+                        [0.5]]) if not logits else \
+        np.concatenate([-np.logspace(-6, 2, 60), np.logspace(-6, 2, 60), [0.0]])
+    f = ops.binary_cross_entropy_with_logits if logits else ops.binary_cross_entropy
+    for t in (0.0, 1.0, 0.3):
+        x32, t32 = x.astype(np.float32), np.full(x.shape, t, np.float32)
+        for i in range(x.size):                     # one element: its own loss
+            loss, grad = f(x32[i:i + 1], t32[i:i + 1])
+            want, wgrad = f(x32[i:i + 1].astype(np.float64), t32[i:i + 1].astype(np.float64))
+            np.testing.assert_allclose(loss, want, rtol=3e-6, atol=1e-12, err_msg=f"x={x[i]}")
+            # sigmoid(z) - t cancels: float32 keeps it to an absolute 2^-23 or so
+            np.testing.assert_allclose(grad, wgrad, rtol=3e-6, atol=2e-7 if logits else 0,
+                                       err_msg=f"x={x[i]}")
+        loss, _ = f(x32, t32, reduction="sum")       # the whole vector at once
+        np.testing.assert_allclose(loss, f(x32.astype(np.float64), t32.astype(np.float64),
+                                           reduction="sum")[0], rtol=1e-6)
+
+
+def test_bce_nan_propagates_through_the_vector_path():
+    with ops.allow_nonfinite():
+        for f in (ops.binary_cross_entropy, ops.binary_cross_entropy_with_logits):
+            x = np.array([0.5, np.nan, 0.25, 0.1] * 9, np.float32)
+            loss, grad = f(x, np.ones_like(x))
+            assert np.isnan(loss) and np.isnan(grad[1::4]).all() and np.isfinite(grad[::4]).all()
+
+
 def test_validation(rng):
     z = np.zeros((3, 4))
     with pytest.raises(ValueError, match=r"labels\[1\] = 4"):
