@@ -64,6 +64,7 @@ static const fnn_ktable table_avx512 = {
     .d_nr = 16, .d_kc = 192, .d_nc = 256,
     .sgemv_ukr = fnn_sgemm_ukr_avx512_1x128, .dgemv_ukr = fnn_dgemm_ukr_avx512_1x64,
     .s_gemv_nr = 128, .d_gemv_nr = 64,
+    .sgemv_rows = fnn_sgemv_rows_avx512, .dgemv_rows = fnn_dgemv_rows_avx512,
     .sgemm_ukr_half = {fnn_sgemm_ukr_avx512_12x16, fnn_sgemm_ukr_avx512_10x16,
                   fnn_sgemm_ukr_avx512_8x16, fnn_sgemm_ukr_avx512_4x16,
                   fnn_sgemm_ukr_avx512_2x16, fnn_sgemm_ukr_avx512_1x16},

@@ -126,12 +126,8 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
             no_product_##P(&g);                                                               \
             return;                                                                           \
         }                                                                                     \
-        if (m == 1 && !trans_b && n >= t->P##_gemv_nr) {                                      \
-            static const int one_row[2] = {1, 0};                                             \
-            g.mr = 1, g.nr = t->P##_gemv_nr, g.ukr = &t->P##gemv_ukr, g.rows = one_row;       \
-            gemm_direct_##P(&g, 1);                                                           \
+        if (m == 1 && !trans_b && gemv_##P(&g, t->P##gemv_rows, &t->P##gemv_ukr, t->P##_gemv_nr)) \
             return;                                                                           \
-        }                                                                                     \
         if (n <= FNN_GEMM_NARROW) {                                                           \
             size_t off = base - (uintptr_t)ws;                                                \
             gemm_narrow_##P(&g, t->P##gemm_ukr_half, (T *)base,                               \

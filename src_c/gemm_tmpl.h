@@ -300,3 +300,22 @@ static void FN(gemm_narrow)(FN(gemm_args) *g, FN(ukr_fn) const *half, T *ws, siz
     }
     FN(gemm_direct)(g, nt);
 }
+
+/* Batch 1 (m = 1, op(B) = B): the ISA's row-streaming GEMV, else 1 x tile_nr tiles;
+ * 0 when neither fits n and the general paths take it */
+static int FN(gemv)(FN(gemm_args) *g,
+                    void (*rows)(ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t, const T *,
+                                 ptrdiff_t, T, T *),
+                    FN(ukr_fn) const *tile, int tile_nr)
+{
+    static const int one_row[2] = {1, 0};
+    if (rows && g->n > FNN_GEMM_NARROW) {
+        rows(g->k, g->n, g->alpha, g->a, g->ta ? g->lda : 1, g->b, g->ldb, g->beta, g->c);
+        if (g->epi) FN(epilogue)(g, g->c, 0, 0, 1, g->n);
+        return 1;
+    }
+    if (rows || g->n < tile_nr) return 0;
+    g->mr = 1, g->nr = tile_nr, g->ukr = tile, g->rows = one_row;
+    FN(gemm_direct)(g, 1);
+    return 1;
+}

@@ -119,3 +119,49 @@ FNN_SDOT512(4, 5) FNN_SDOT512(4, 4) FNN_SDOT512(4, 3) FNN_SDOT512(4, 2) FNN_SDOT
 FNN_SDOT512(1, 5) FNN_SDOT512(1, 4) FNN_SDOT512(1, 3) FNN_SDOT512(1, 2) FNN_SDOT512(1, 1)
 FNN_DDOT512(4, 5) FNN_DDOT512(4, 4) FNN_DDOT512(4, 3) FNN_DDOT512(4, 2) FNN_DDOT512(4, 1)
 FNN_DDOT512(1, 5) FNN_DDOT512(1, 4) FNN_DDOT512(1, 3) FNN_DDOT512(1, 2) FNN_DDOT512(1, 1)
+
+/* Batch-1 GEMV, y[0:n] := alpha * x . W[k x n] + beta * y (beta == 0: y not read) with
+ * x[p] at x + p*incx: W streams row by row, 8 rows per pass over y (8 sequential streams
+ * the prefetchers follow, where 1 x NR tiles walked W at a 2 KiB stride), y staying in
+ * L1. Column vectors start at a 64-byte boundary of W's first row, so with rows a
+ * multiple of 64 bytes apart no load splits a cache line (NumPy aligns only to 16). */
+#define FNN_GEMV_512(NAME, T, V, W, MASK, SET1, MUL, FMADD, ZERO, MASKZ, MSTORE)             \
+    static inline __attribute__((always_inline)) void NAME##_step(                          \
+        int rows, const V *s, const T *w, ptrdiff_t ldw, T *y, MASK m, int first, T beta)   \
+    {                                                                                       \
+        V acc = first ? (beta != 0 ? MUL(SET1(beta), MASKZ(m, y)) : ZERO()) : MASKZ(m, y);  \
+        int r;                                                                              \
+        FNN_UKR_UNROLL for (r = 0; r < rows; ++r)                                           \
+            acc = FMADD(s[r], MASKZ(m, w + r * ldw), acc);                                  \
+        MSTORE(y, m, acc);                                                                  \
+    }                                                                                       \
+    static inline __attribute__((always_inline)) void NAME##_pass(                          \
+        int rows, const V *s, const T *w, ptrdiff_t ldw, T *y, ptrdiff_t n, ptrdiff_t j0,   \
+        int first, T beta)                                                                  \
+    {                                                                                       \
+        ptrdiff_t j = 0;                                                                    \
+        if (j0 > 0) NAME##_step(rows, s, w, ldw, y, (MASK)((1u << j0) - 1), first, beta);   \
+        for (j = j0; j + W <= n; j += W)                                                    \
+            NAME##_step(rows, s, w + j, ldw, y + j, (MASK)~0u, first, beta);                \
+        if (j < n)                                                                          \
+            NAME##_step(rows, s, w + j, ldw, y + j, (MASK)((1u << (n - j)) - 1), first, beta); \
+    }                                                                                       \
+    void NAME(ptrdiff_t k, ptrdiff_t n, T alpha, const T *x, ptrdiff_t incx, const T *w,    \
+              ptrdiff_t ldw, T beta, T *y)                                                  \
+    {                                                                                       \
+        ptrdiff_t p, j0 = FNN_MIN(n, (ptrdiff_t)((0 - (uintptr_t)w) % 64 / sizeof(T)));     \
+        V s[8];                                                                             \
+        int r;                                                                              \
+        for (p = 0; p + 8 <= k; p += 8) {                                                   \
+            for (r = 0; r < 8; ++r) s[r] = SET1(alpha * x[(p + r) * incx]);                 \
+            NAME##_pass(8, s, w + p * ldw, ldw, y, n, j0, p == 0, beta);                    \
+        }                                                                                   \
+        for (; p < k; ++p) {                                                                \
+            s[0] = SET1(alpha * x[p * incx]);                                               \
+            NAME##_pass(1, s, w + p * ldw, ldw, y, n, j0, p == 0, beta);                    \
+        }                                                                                   \
+    }
+FNN_GEMV_512(fnn_sgemv_rows_avx512, float, __m512, 16, __mmask16, _mm512_set1_ps, _mm512_mul_ps,
+             _mm512_fmadd_ps, _mm512_setzero_ps, _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps)
+FNN_GEMV_512(fnn_dgemv_rows_avx512, double, __m512d, 8, __mmask8, _mm512_set1_pd, _mm512_mul_pd,
+             _mm512_fmadd_pd, _mm512_setzero_pd, _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd)

@@ -100,6 +100,23 @@ def test_narrow_outputs(isa, rng, dtype, ta, tb):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [0, 1])
+def test_batch1_gemv(isa, rng, dtype, ta):
+    """m = 1 streams B by rows: k tails of the 8-row passes, and B starting anywhere in a
+    cache line (the column peel), with the epilogue"""
+    for k, n, off in [(1, 17, 0), (7, 33, 1), (8, 100, 3), (9, 64, 5), (300, 131, 2),
+                      (784, 512, 4)]:
+        a = rng.standard_normal((k, 1) if ta else (1, k)).astype(dtype)
+        b = rng.standard_normal((k, n + 8)).astype(dtype)[:, off:off + n]
+        bias = rng.standard_normal(n).astype(dtype)
+        for beta in (0.0, 0.5):
+            c0 = rng.standard_normal((1, n)).astype(dtype)
+            kw = dict(trans_a=ta, bias=bias, activation="relu", alpha=1.5, beta=beta)
+            want = _ref.matmul(a, b, out=c0.copy(), **kw)
+            assert_close(ops.matmul(a, b, out=c0.copy(), **kw), want, k, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_beta_zero_ignores_nan_and_k_zero(isa, rng, dtype):
     a, b = operands(rng, 20, 40, 70, 0, 0, dtype)
     out = np.full((20, 70), np.nan, dtype)
