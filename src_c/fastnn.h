@@ -20,6 +20,8 @@ extern "C" {
  * ---------------------------------------------------------------------------- */
 enum { FNN_ISA_GENERIC = 0, FNN_ISA_AVX2 = 1, FNN_ISA_AVX512 = 2, FNN_ISA_COUNT = 3 };
 
+#define FNN_DOT_NJ 5 /* widest dot microkernel (columns) */
+
 /* One row of the kernel table: every ISA-specific entry point, chosen once. */
 typedef struct fnn_ktable {
     const char *name;
@@ -29,12 +31,12 @@ typedef struct fnn_ktable {
     /* C[r x NR] := alpha * A[r x k] . B[k x NR] + beta * C for r = *_rows[i] (MR first, then
      * smaller row counts for edges, 0-terminated); A(i,p) = a[i*rsa + p*csa], B row p at
      * b + p*rsb (unit stride), beta == 0 never reads C. */
-    void (*sgemm_ukr[5])(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+    void (*sgemm_ukr[6])(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                          const float *b, ptrdiff_t rsb, float beta, float *c, ptrdiff_t ldc);
-    void (*dgemm_ukr[5])(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+    void (*dgemm_ukr[6])(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
                          ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta, double *c,
                          ptrdiff_t ldc);
-    int s_rows[5], d_rows[5];   /* rows of each microkernel; s_rows[0] = MR */
+    int s_rows[6], d_rows[6];   /* rows of each microkernel; s_rows[0] = MR */
     int s_nr, s_kc, s_nc;       /* float32 tile width and cache blocks */
     int d_nr, d_kc, d_nc;       /* float64 tile width and cache blocks */
     /* one-row (GEMV, batch-1) microkernels: 1 x *_gemv_nr, enough accumulators to hide
@@ -45,13 +47,29 @@ typedef struct fnn_ktable {
                       ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta, double *c,
                       ptrdiff_t ldc);
     int s_gemv_nr, d_gemv_nr;
+    /* y[0:n] := alpha * x . W[k x n] + beta * y, x[p] = x[p*incx], W rows streamed in
+     * order (batch-1 GEMV); NULL: the gemv_ukr tiles above */
+    void (*sgemv_rows)(ptrdiff_t k, ptrdiff_t n, float alpha, const float *x, ptrdiff_t incx,
+                       const float *w, ptrdiff_t ldw, float beta, float *y);
+    void (*dgemv_rows)(ptrdiff_t k, ptrdiff_t n, double alpha, const double *x, ptrdiff_t incx,
+                       const double *w, ptrdiff_t ldw, double beta, double *y);
     /* half-width (NR/2) tiles with the same row ladder, for outputs with n <= NR/2 */
-    void (*sgemm_ukr_half[5])(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
+    void (*sgemm_ukr_half[6])(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
                               ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta, float *c,
                               ptrdiff_t ldc);
-    void (*dgemm_ukr_half[5])(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+    void (*dgemm_ukr_half[6])(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
                               ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
                               double *c, ptrdiff_t ldc);
+    /* dot microkernels for n <= 16 with A rows in place: C[r x c] := alpha * A[r x k] .
+     * Bt[c x k]^T + beta * C, vectors along k (rsa = lda, csa = 1, rsb = Bt row stride),
+     * for r = dot_rows[i] (MR, then 1) and c = dot_nj - j columns; NULL if none */
+    void (*sgemm_dot[2][FNN_DOT_NJ])(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
+                                     ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta,
+                                     float *c, ptrdiff_t ldc);
+    void (*dgemm_dot[2][FNN_DOT_NJ])(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+                                     ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta,
+                                     double *c, ptrdiff_t ldc);
+    int dot_rows[2], dot_nj;
     /* dst[p*ldd + j] = src[j*lds + p] (j < nr; zero up to ldd): packing of a transposed
      * operand, or NULL to use gemm.c's scalar loop */
     void (*spack_t)(ptrdiff_t kc, ptrdiff_t nr, const float *src, ptrdiff_t lds, float *dst,
@@ -140,10 +158,12 @@ FNN_SUKR(fnn_sgemm_ukr_avx2_1x64);
 FNN_DUKR(fnn_dgemm_ukr_avx2_6x8); FNN_DUKR(fnn_dgemm_ukr_avx2_4x8);
 FNN_DUKR(fnn_dgemm_ukr_avx2_2x8); FNN_DUKR(fnn_dgemm_ukr_avx2_1x8);
 FNN_DUKR(fnn_dgemm_ukr_avx2_1x32);
-FNN_SUKR(fnn_sgemm_ukr_avx512_12x32); FNN_SUKR(fnn_sgemm_ukr_avx512_8x32);
+FNN_SUKR(fnn_sgemm_ukr_avx512_12x32); FNN_SUKR(fnn_sgemm_ukr_avx512_10x32);
+FNN_SUKR(fnn_sgemm_ukr_avx512_8x32);
 FNN_SUKR(fnn_sgemm_ukr_avx512_4x32); FNN_SUKR(fnn_sgemm_ukr_avx512_2x32);
 FNN_SUKR(fnn_sgemm_ukr_avx512_1x32); FNN_SUKR(fnn_sgemm_ukr_avx512_1x128);
-FNN_DUKR(fnn_dgemm_ukr_avx512_12x16); FNN_DUKR(fnn_dgemm_ukr_avx512_8x16);
+FNN_DUKR(fnn_dgemm_ukr_avx512_12x16); FNN_DUKR(fnn_dgemm_ukr_avx512_10x16);
+FNN_DUKR(fnn_dgemm_ukr_avx512_8x16);
 FNN_DUKR(fnn_dgemm_ukr_avx512_4x16); FNN_DUKR(fnn_dgemm_ukr_avx512_2x16);
 FNN_DUKR(fnn_dgemm_ukr_avx512_1x16); FNN_DUKR(fnn_dgemm_ukr_avx512_1x64);
 FNN_SUKR(fnn_sgemm_ukr_generic_4x4); FNN_SUKR(fnn_sgemm_ukr_generic_2x4);
@@ -154,12 +174,31 @@ FNN_SUKR(fnn_sgemm_ukr_avx2_6x8); FNN_SUKR(fnn_sgemm_ukr_avx2_4x8);
 FNN_SUKR(fnn_sgemm_ukr_avx2_2x8); FNN_SUKR(fnn_sgemm_ukr_avx2_1x8);
 FNN_DUKR(fnn_dgemm_ukr_avx2_6x4); FNN_DUKR(fnn_dgemm_ukr_avx2_4x4);
 FNN_DUKR(fnn_dgemm_ukr_avx2_2x4); FNN_DUKR(fnn_dgemm_ukr_avx2_1x4);
-FNN_SUKR(fnn_sgemm_ukr_avx512_12x16); FNN_SUKR(fnn_sgemm_ukr_avx512_8x16);
+FNN_SUKR(fnn_sgemm_ukr_avx512_12x16); FNN_SUKR(fnn_sgemm_ukr_avx512_10x16);
+FNN_SUKR(fnn_sgemm_ukr_avx512_8x16);
 FNN_SUKR(fnn_sgemm_ukr_avx512_4x16); FNN_SUKR(fnn_sgemm_ukr_avx512_2x16);
 FNN_SUKR(fnn_sgemm_ukr_avx512_1x16);
-FNN_DUKR(fnn_dgemm_ukr_avx512_12x8); FNN_DUKR(fnn_dgemm_ukr_avx512_8x8);
+FNN_DUKR(fnn_dgemm_ukr_avx512_12x8); FNN_DUKR(fnn_dgemm_ukr_avx512_10x8);
+FNN_DUKR(fnn_dgemm_ukr_avx512_8x8);
 FNN_DUKR(fnn_dgemm_ukr_avx512_4x8); FNN_DUKR(fnn_dgemm_ukr_avx512_2x8);
 FNN_DUKR(fnn_dgemm_ukr_avx512_1x8);
+FNN_SUKR(fnn_sgemm_dot_avx512_4x5); FNN_SUKR(fnn_sgemm_dot_avx512_4x4);
+FNN_SUKR(fnn_sgemm_dot_avx512_4x3); FNN_SUKR(fnn_sgemm_dot_avx512_4x2);
+FNN_SUKR(fnn_sgemm_dot_avx512_4x1);
+FNN_SUKR(fnn_sgemm_dot_avx512_1x5); FNN_SUKR(fnn_sgemm_dot_avx512_1x4);
+FNN_SUKR(fnn_sgemm_dot_avx512_1x3); FNN_SUKR(fnn_sgemm_dot_avx512_1x2);
+FNN_SUKR(fnn_sgemm_dot_avx512_1x1);
+FNN_DUKR(fnn_dgemm_dot_avx512_4x5); FNN_DUKR(fnn_dgemm_dot_avx512_4x4);
+FNN_DUKR(fnn_dgemm_dot_avx512_4x3); FNN_DUKR(fnn_dgemm_dot_avx512_4x2);
+FNN_DUKR(fnn_dgemm_dot_avx512_4x1);
+FNN_DUKR(fnn_dgemm_dot_avx512_1x5); FNN_DUKR(fnn_dgemm_dot_avx512_1x4);
+FNN_DUKR(fnn_dgemm_dot_avx512_1x3); FNN_DUKR(fnn_dgemm_dot_avx512_1x2);
+FNN_DUKR(fnn_dgemm_dot_avx512_1x1);
+
+void fnn_sgemv_rows_avx512(ptrdiff_t k, ptrdiff_t n, float alpha, const float *x, ptrdiff_t incx,
+                           const float *w, ptrdiff_t ldw, float beta, float *y);
+void fnn_dgemv_rows_avx512(ptrdiff_t k, ptrdiff_t n, double alpha, const double *x,
+                           ptrdiff_t incx, const double *w, ptrdiff_t ldw, double beta, double *y);
 
 /* ------------------------------------------------------------------------------
  * Activations (act.c): y := act(x); dx := dy * act'(.) from y, or from x when

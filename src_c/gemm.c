@@ -19,6 +19,8 @@
 #define FNN_GEMM_MT_MIN (1 << 20)   /* m*n*k below this (~20 us) runs on one thread: a fork
                                      * and join costs more than it saves */
 #define FNN_GEMM_ALIGN 64
+#define FNN_GEMM_NARROW 16          /* n up to this takes the narrow paths */
+#define FNN_GEMM_DOT_KMIN 32        /* dot kernels need k to fill their lanes */
 
 static int fnn_thread_num(void)
 {
@@ -53,7 +55,8 @@ size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, i
     const fnn_ktable *t = fnn_kt;
     size_t bb, ab, half = (size_t)(elem_size == 4 ? t->s_nr : t->d_nr) / 2;
     if (m <= 0 || n <= 0 || k <= 0) return 0;
-    if ((size_t)n <= half) return FNN_GEMM_ALIGN + round_up((size_t)k * half * elem_size, 64);
+    if (n <= FNN_GEMM_NARROW) /* op(B) zero-padded to half a tile, or op(B)^T for the dots */
+        return FNN_GEMM_ALIGN + round_up((size_t)k * FNN_MAX((size_t)n, half) * elem_size, 64);
     if (elem_size == 4)
         ws_parts(4, t->s_rows[0], t->s_nr, t->s_kc, t->s_nc, n, k, &bb, &ab);
     else
@@ -79,6 +82,18 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
     return nt;
 }
 
+/* C := act(alpha op(A) op(B) + beta C + bias) via C^T := op(B)^T op(A)^T when n is tiny:
+ * vectors then run along m instead of wasting most lanes of an NR-wide tile */
+#define FNN_GEMM_TRANSPOSE(g)                                                                 \
+    do {                                                                                      \
+        const void *pt = (g).a;                                                               \
+        ptrdiff_t st = (g).m;                                                                 \
+        int tt = (g).ta;                                                                      \
+        (g).a = (g).b, (g).b = pt, (g).m = (g).n, (g).n = st, st = (g).lda;                   \
+        (g).lda = (g).ldb, (g).ldb = st, (g).ta = !(g).tb, (g).tb = !tt, (g).ct = 1;          \
+        (g).nb = (g).n;                                                                       \
+    } while (0)
+
 #define T float
 #define FN(x) x##_s
 #include "gemm_tmpl.h"
@@ -91,17 +106,6 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
 #undef T
 #undef FN
 
-/* C := act(alpha op(A) op(B) + beta C + bias) via C^T := op(B)^T op(A)^T when n is tiny:
- * vectors then run along m instead of wasting most lanes of an NR-wide tile */
-#define FNN_GEMM_TRANSPOSE(g)                                                                 \
-    do {                                                                                      \
-        const void *pt = (g).a;                                                               \
-        ptrdiff_t st = (g).m;                                                                 \
-        int tt = (g).ta;                                                                      \
-        (g).a = (g).b, (g).b = pt, (g).m = (g).n, (g).n = st, st = (g).lda;                   \
-        (g).lda = (g).ldb, (g).ldb = st, (g).ta = !(g).tb, (g).tb = !tt, (g).ct = 1;          \
-    } while (0)
-
 /* Path choice depends on the shape and the workspace only, never on the thread count:
  * skinny problems (batch <= 32 with B in place, or n <= 16) skip packing. */
 #define FNN_GEMM_DRIVER(FNAME, T, P)                                                          \
@@ -113,7 +117,7 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
         gemm_args_##P g = {trans_a != 0, trans_b != 0, t->P##_rows[0], t->P##_nr, t->P##_kc,  \
                            t->P##_nc, 0, m, n, k, lda, ldb, ldc, n, alpha, beta, a, b, c, epi, \
                            t->P##gemm_ukr, t->P##_rows, t->P##pack_t, t->P##gemm_act_row,     \
-                           t->P##gemm_dact_row};                                              \
+                           t->P##gemm_dact_row, t->P##gemm_dot, t->dot_rows, t->dot_nj};      \
         size_t bb, ab, spare = 0;                                                             \
         uintptr_t base = ((uintptr_t)ws + FNN_GEMM_ALIGN - 1) & ~(uintptr_t)(FNN_GEMM_ALIGN - 1); \
         int nt;                                                                               \
@@ -122,31 +126,19 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
             no_product_##P(&g);                                                               \
             return;                                                                           \
         }                                                                                     \
-        if (m == 1 && !trans_b && n >= t->P##_gemv_nr) {                                      \
-            static const int one_row[2] = {1, 0};                                             \
-            g.mr = 1, g.nr = t->P##_gemv_nr, g.ukr = &t->P##gemv_ukr, g.rows = one_row;       \
-            gemm_direct_##P(&g, 1);                                                           \
+        if (m == 1 && !trans_b && gemv_##P(&g, t->P##gemv_rows, &t->P##gemv_ukr, t->P##_gemv_nr)) \
             return;                                                                           \
-        }                                                                                     \
-        if (n <= t->P##_nr / 2) { /* narrow: half-width tiles, op(B) zero-padded once */       \
-            g.nr = t->P##_nr / 2, g.ukr = t->P##gemm_ukr_half;                                \
-            if (ws && ws_bytes >= (base - (uintptr_t)ws) + (size_t)k * g.nr * sizeof(T)) {    \
-                pack_b_##P(&g, 0, 0, k, (T *)base);                                           \
-                g.b = (const T *)base, g.ldb = g.nb = g.nr, g.tb = 0;                         \
-            }                                                                                 \
-            gemm_direct_##P(&g, gemm_threads(m, n, k, 0, 0));                                 \
-            return;                                                                           \
-        }                                                                                     \
-        if (n <= 16 && m > n) {                                                               \
-            FNN_GEMM_TRANSPOSE(g);                                                            \
-            gemm_direct_##P(&g, gemm_threads(m, n, k, 0, 0));                                 \
+        if (n <= FNN_GEMM_NARROW) {                                                           \
+            size_t off = base - (uintptr_t)ws;                                                \
+            gemm_narrow_##P(&g, t->P##gemm_ukr_half, (T *)base,                               \
+                            ws && ws_bytes > off ? (ws_bytes - off) / sizeof(T) : 0);         \
             return;                                                                           \
         }                                                                                     \
         ws_parts(sizeof(T), g.mr, g.nr, g.kc, g.nc, n, k, &bb, &ab);                          \
         if (ws && ws_bytes >= (base - (uintptr_t)ws) + bb)                                    \
             spare = ws_bytes - (base - (uintptr_t)ws) - bb;                                   \
         nt = gemm_threads(m, n, k, spare, ab);                                                \
-        if (nt < 1 || n <= 16 || (m <= 32 && !trans_b))                                      \
+        if (nt < 1 || (m <= 32 && !trans_b))                                                  \
             gemm_direct_##P(&g, gemm_threads(m, n, k, 0, 0));                                 \
         else                                                                                  \
             gemm_packed_##P(&g, (T *)base, (T *)(base + bb), ab / sizeof(T), nt);             \

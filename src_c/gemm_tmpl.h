@@ -25,6 +25,9 @@ typedef struct FN(gemm_args) {
     void (*pack_t)(ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, T *, ptrdiff_t); /* or NULL */
     void (*act_row)(T *, ptrdiff_t, int, T);            /* x := act(x), this ISA's build */
     void (*dact_row)(T *, const T *, ptrdiff_t, int, T); /* x := x * act'(y) */
+    FN(ukr_fn) const (*dot)[FNN_DOT_NJ]; /* dot[r][c]: dot_rows[r] x (dot_nj - c), or NULL */
+    const int *dot_rows;
+    int dot_nj;
 } FN(gemm_args);
 
 /* dst[p*MR + i] = op(A)[i0+i, p0+p], rows past m zero so edge panels run full tiles */
@@ -261,4 +264,89 @@ static void FN(gemm_packed)(const FN(gemm_args) *g, T *bp, T *ap0, size_t a_stri
     }
 #pragma omp parallel num_threads(nt)
     FN(packed_nest)(g, bp, ap0 + (size_t)fnn_thread_num() * a_stride, 1);
+}
+
+/* Narrow path (n <= 16, A rows in place): C rows [i0, i0+r) := alpha * A . Bt^T (+ beta C)
+ * by the dot kernels of row variant ri over equal column chunks, then the epilogue */
+static void FN(dot_rows)(const FN(gemm_args) *g, ptrdiff_t i0, int ri, const T *bt,
+                         ptrdiff_t ldbt)
+{
+    ptrdiff_t nch = FNN_CDIV(g->n, g->dot_nj), j = 0, q, nj;
+    T *c = g->c + i0 * g->ldc;
+    for (q = 0; q < nch; j += nj, ++q) {
+        nj = (g->n - j) / (nch - q);
+        g->dot[ri][g->dot_nj - nj](g->k, g->alpha, g->a + i0 * g->lda, g->lda, 1,
+                                   bt + j * ldbt, ldbt, g->beta, c + j, g->ldc);
+    }
+    if (g->epi) FN(epilogue)(g, c, i0, 0, g->dot_rows[ri], g->n);
+}
+
+/* Every output element is one dot kernel's k sum, so any row split is deterministic */
+static void FN(gemm_dot)(const FN(gemm_args) *g, const T *bt, ptrdiff_t ldbt, int nt)
+{
+    ptrdiff_t mr = g->dot_rows[0], nfull = g->m / mr, it;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (it = 0; it < nfull; ++it) FN(dot_rows)(g, it * mr, 0, bt, ldbt);
+    for (it = nfull * mr; it < g->m; ++it) FN(dot_rows)(g, it, 1, bt, ldbt);
+}
+
+/* dst[j*k + p] = B[p, j]: op(B)^T of an untransposed B, rows of length k */
+static void FN(pack_bt)(const FN(gemm_args) *g, T *dst)
+{
+    ptrdiff_t j, p;
+    if (g->pack_t) {
+        g->pack_t(g->n, g->k, g->b, g->ldb, dst, g->k);
+        return;
+    }
+    for (p = 0; p < g->k; ++p)
+        for (j = 0; j < g->n; ++j) dst[j * g->k + p] = g->b[p * g->ldb + j];
+}
+
+/* n <= 16: dot kernels when A rows are in place (and op(B)^T is, or fits the workspace)
+ * and half-width tiles would idle lanes;
+ * else C^T := op(B)^T op(A)^T, whose rows of op(A)^T are in place when A is transposed;
+ * else half-width tiles over op(B) zero-padded once into the workspace */
+static void FN(gemm_narrow)(FN(gemm_args) *g, FN(ukr_fn) const *half, T *ws, size_t ws_elems)
+{
+    int nt = gemm_threads(g->m, g->n, g->k, 0, 0), nh = g->nr / 2;
+    if (!g->ta && g->dot[0][0] && g->k >= FNN_GEMM_DOT_KMIN && g->n % nh != 0) {
+        if (g->tb) {
+            FN(gemm_dot)(g, g->b, g->ldb, nt);
+            return;
+        }
+        if (ws_elems >= (size_t)(g->n * g->k)) {
+            FN(pack_bt)(g, ws);
+            FN(gemm_dot)(g, ws, g->k, nt);
+            return;
+        }
+    }
+    if (g->m > g->n && (g->ta || g->n > nh)) {
+        FNN_GEMM_TRANSPOSE(*g);
+    } else if (g->n <= nh) {
+        g->nr = nh, g->ukr = half;
+        if (ws_elems >= (size_t)(g->k * nh)) {
+            FN(pack_b)(g, 0, 0, g->k, ws);
+            g->b = ws, g->ldb = g->nb = nh, g->tb = 0;
+        }
+    }
+    FN(gemm_direct)(g, nt);
+}
+
+/* Batch 1 (m = 1, op(B) = B): the ISA's row-streaming GEMV, else 1 x tile_nr tiles;
+ * 0 when neither fits n and the general paths take it */
+static int FN(gemv)(FN(gemm_args) *g,
+                    void (*rows)(ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t, const T *,
+                                 ptrdiff_t, T, T *),
+                    FN(ukr_fn) const *tile, int tile_nr)
+{
+    static const int one_row[2] = {1, 0};
+    if (rows && g->n > FNN_GEMM_NARROW) {
+        rows(g->k, g->n, g->alpha, g->a, g->ta ? g->lda : 1, g->b, g->ldb, g->beta, g->c);
+        if (g->epi) FN(epilogue)(g, g->c, 0, 0, 1, g->n);
+        return 1;
+    }
+    if (rows || g->n < tile_nr) return 0;
+    g->mr = 1, g->nr = tile_nr, g->ukr = tile, g->rows = one_row;
+    FN(gemm_direct)(g, 1);
+    return 1;
 }

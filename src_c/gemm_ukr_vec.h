@@ -52,4 +52,37 @@
             NAME##_body(k, alpha, a, rsa, csa, b, rsb, beta, c, ldc);                     \
     }
 
+/* One k step of the dot body: W lanes of every A row and Bt row, through LOAD */
+#define FNN_DOT_STEP(LOAD, MR, NJ, FMADD)                                                 \
+    do {                                                                                  \
+        FNN_UKR_UNROLL for (i = 0; i < MR; ++i) av[i] = LOAD(a + i * lda + p);            \
+        FNN_UKR_UNROLL for (j = 0; j < NJ; ++j) {                                         \
+            bv = LOAD(b + j * ldb + p);                                                   \
+            FNN_UKR_UNROLL for (i = 0; i < MR; ++i) acc[i][j] = FMADD(av[i], bv, acc[i][j]); \
+        }                                                                                 \
+    } while (0)
+
+/* Dot microkernel for narrow outputs (n <= 16): C[MR x NJ] := alpha * A[MR x k] .
+ * Bt[NJ x k]^T + beta * C with vectors along k, so no lane idles whatever n is. A rows
+ * are read in place (rsa = lda, csa = 1) and Bt rows at stride ldb; each acc holds W
+ * partial sums until STORE_SUMS folds the tile of them into MR x NJ outputs. The k tail is one
+ * zero-masked load (MASKZ_LOAD(ptr, count)), so nothing past row k is read. */
+#define FNN_DOT_VEC(NAME, T, V, MR, NJ, W, LOADU, MASKZ_LOAD, FMADD, ZERO, STORE_SUMS)     \
+    void NAME(ptrdiff_t k, T alpha, const T *a, ptrdiff_t lda, ptrdiff_t csa, const T *b, \
+              ptrdiff_t ldb, T beta, T *c, ptrdiff_t ldc)                                 \
+    {                                                                                     \
+        V acc[MR][NJ], av[MR], bv;                                                        \
+        ptrdiff_t p;                                                                      \
+        int i, j;                                                                         \
+        (void)csa;                                                                        \
+        FNN_UKR_UNROLL for (i = 0; i < MR; ++i) FNN_UKR_UNROLL for (j = 0; j < NJ; ++j)   \
+            acc[i][j] = ZERO();                                                           \
+        for (p = 0; p + W <= k; p += W) FNN_DOT_STEP(LOADU, MR, NJ, FMADD);               \
+        if (p < k) {                                                                      \
+            ptrdiff_t rem = k - p;                                                        \
+            FNN_DOT_STEP(MASKZ_LOAD, MR, NJ, FMADD);                                      \
+        }                                                                                 \
+        STORE_SUMS(&acc[0][0], MR, NJ, alpha, beta, c, ldc);                              \
+    }
+
 #endif /* FNN_GEMM_UKR_VEC_H */

@@ -56,8 +56,9 @@ def test_epilogue_bias_act_beta(isa, rng, dtype, act):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
-def test_preact_and_dact(isa, rng, dtype, act):
-    m, k, n = 29, 70, 45
+@pytest.mark.parametrize("n", [45, 10])
+def test_preact_and_dact(isa, rng, dtype, act, n):
+    m, k = 29, 70
     a, b = operands(rng, m, k, n, 0, 1, dtype)
     bias = rng.standard_normal(n).astype(dtype)
     z_got, z_want = np.empty((m, n), dtype), np.empty((m, n), dtype)
@@ -80,6 +81,39 @@ def test_dact_formulas_exact(rng):
                    ("sigmoid", y * (1 - y)), ("tanh", 1 - y * y), (None, np.ones_like(y))]:
         got = ops.matmul(ones, np.ones((3, 8)), activation=act, dact_y=y)
         np.testing.assert_array_equal(got, 1.0 * d)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta,tb", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_narrow_outputs(isa, rng, dtype, ta, tb):
+    """n <= 16 (dot kernels, C^T = B^T A^T, half tiles): every column chunking, row
+    tail and k tail of the lanes, with the whole epilogue"""
+    for n in range(1, 17):
+        for m, k in [(1, 40), (2, 33), (3, 64), (5, 47), (8, 100), (13, 257), (19, 9)]:
+            a, b = operands(rng, m, k, n, ta, tb, dtype)
+            bias = rng.standard_normal(n).astype(dtype)
+            c0 = rng.standard_normal((m, n)).astype(dtype)
+            kw = dict(trans_a=ta, trans_b=tb, bias=bias, activation="tanh", alpha=0.5,
+                      beta=0.0 if (m + n) % 2 else -0.75)
+            want = _ref.matmul(a, b, out=c0.copy(), **kw)
+            assert_close(ops.matmul(a, b, out=c0.copy(), **kw), want, k, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [0, 1])
+def test_batch1_gemv(isa, rng, dtype, ta):
+    """m = 1 streams B by rows: k tails of the 8-row passes, and B starting anywhere in a
+    cache line (the column peel), with the epilogue"""
+    for k, n, off in [(1, 17, 0), (7, 33, 1), (8, 100, 3), (9, 64, 5), (300, 131, 2),
+                      (784, 512, 4)]:
+        a = rng.standard_normal((k, 1) if ta else (1, k)).astype(dtype)
+        b = rng.standard_normal((k, n + 8)).astype(dtype)[:, off:off + n]
+        bias = rng.standard_normal(n).astype(dtype)
+        for beta in (0.0, 0.5):
+            c0 = rng.standard_normal((1, n)).astype(dtype)
+            kw = dict(trans_a=ta, bias=bias, activation="relu", alpha=1.5, beta=beta)
+            want = _ref.matmul(a, b, out=c0.copy(), **kw)
+            assert_close(ops.matmul(a, b, out=c0.copy(), **kw), want, k, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
