@@ -19,6 +19,7 @@
 #define FNN_GEMM_MT_MIN (1 << 20)   /* m*n*k below this (~20 us) runs on one thread: a fork
                                      * and join costs more than it saves */
 #define FNN_GEMM_ALIGN 64
+#define FNN_GEMV_MT_BYTES (512 << 10)
 #define FNN_GEMM_NARROW 16          /* n up to this takes the narrow paths */
 #define FNN_GEMM_DOT_KMIN 32        /* dot kernels need k to fill their lanes */
 
@@ -28,6 +29,15 @@ static int fnn_thread_num(void)
     return omp_get_thread_num();
 #else
     return 0;
+#endif
+}
+
+static int fnn_thread_count(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
 #endif
 }
 
@@ -93,6 +103,17 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
         (g).lda = (g).ldb, (g).ldb = st, (g).ta = !(g).tb, (g).tb = !tt, (g).ct = 1;          \
         (g).nb = (g).n;                                                                       \
     } while (0)
+
+/* Threads for a batch-1 GEMV streaming a W of w_bytes: below ~512 KiB (L2-sized, a few
+ * microseconds) a fork and join costs about what a second core saves */
+static int gemv_threads(size_t w_bytes)
+{
+#ifdef _OPENMP
+    if (w_bytes >= FNN_GEMV_MT_BYTES && !omp_in_parallel()) return omp_get_max_threads();
+#endif
+    (void)w_bytes;
+    return 1;
+}
 
 #define T float
 #define FN(x) x##_s

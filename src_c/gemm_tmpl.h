@@ -334,15 +334,38 @@ static void FN(gemm_narrow)(FN(gemm_args) *g, FN(ukr_fn) const *half, T *ws, siz
 
 /* Batch 1 (m = 1, op(B) = B): the ISA's row-streaming GEMV, else 1 x tile_nr tiles;
  * 0 when neither fits n and the general paths take it */
-static int FN(gemv)(FN(gemm_args) *g,
-                    void (*rows)(ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t, const T *,
-                                 ptrdiff_t, T, T *),
-                    FN(ukr_fn) const *tile, int tile_nr)
+typedef void (*FN(gemv_rows_fn))(ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t, const T *,
+                                  ptrdiff_t, T, T *);
+
+/* Columns [j0, j1) of the row-streaming GEMV, then their epilogue */
+static void FN(gemv_cols)(const FN(gemm_args) *g, FN(gemv_rows_fn) rows, ptrdiff_t j0,
+                          ptrdiff_t j1)
+{
+    if (j1 <= j0) return;
+    rows(g->k, j1 - j0, g->alpha, g->a, g->ta ? g->lda : 1, g->b + j0, g->ldb, g->beta,
+         g->c + j0);
+    if (g->epi) FN(epilogue)(g, g->c + j0, 0, j0, 1, j1 - j0);
+}
+
+static int FN(gemv)(FN(gemm_args) *g, FN(gemv_rows_fn) rows, FN(ukr_fn) const *tile,
+                    int tile_nr)
 {
     static const int one_row[2] = {1, 0};
     if (rows && g->n > FNN_GEMM_NARROW) {
-        rows(g->k, g->n, g->alpha, g->a, g->ta ? g->lda : 1, g->b, g->ldb, g->beta, g->c);
-        if (g->epi) FN(epilogue)(g, g->c, 0, 0, 1, g->n);
+        /* a large W is streamed from L3 or memory: each thread takes a slice of columns
+         * (64-byte multiples), which computes every y_j exactly as one thread would */
+        int nt = gemv_threads((size_t)g->k * (size_t)g->n * sizeof(T));
+        if (nt <= 1) {
+            FN(gemv_cols)(g, rows, 0, g->n);
+            return 1;
+        }
+#pragma omp parallel num_threads(nt)
+        {
+            ptrdiff_t per = FNN_CDIV(FNN_CDIV(g->n, fnn_thread_count()), 64 / sizeof(T)) *
+                            (ptrdiff_t)(64 / sizeof(T));
+            ptrdiff_t j0 = FNN_MIN(g->n, per * fnn_thread_num());
+            FN(gemv_cols)(g, rows, j0, FNN_MIN(g->n, j0 + per));
+        }
         return 1;
     }
     if (rows || g->n < tile_nr) return 0;

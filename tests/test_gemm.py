@@ -133,7 +133,9 @@ def test_beta_zero_ignores_nan_and_k_zero(isa, rng, dtype):
 def test_bit_identical_across_threads(isa, threads, rng, dtype):
     # all above the 2^20 multiply-add threshold under which one thread is used
     for m, k, n, ta, tb in [(203, 530, 300, 0, 0), (64, 300, 520, 1, 0), (30, 700, 77, 0, 1),
-                            (31, 900, 77, 0, 0), (1500, 300, 9, 0, 0), (900, 150, 13, 0, 0)]:
+                            (31, 900, 77, 0, 0), (1500, 300, 9, 0, 0), (900, 150, 13, 0, 0),
+                            # batch 1 with a W over 512 KiB: columns split among threads
+                            (1, 784, 517, 0, 0), (1, 1030, 300, 1, 0)]:
         a, b = operands(rng, m, k, n, ta, tb, dtype)
         bias = rng.standard_normal(n).astype(dtype)
         results = []
