@@ -15,7 +15,7 @@
 #define FNN_CDIV(a, b) (((a) + (b) - 1) / (b))
 #define FNN_GEMM_MAX_TILE 512       /* >= MR * NR of every table row */
 #define FNN_GEMM_STACK 8192         /* elements of each per-thread unpacked-path scratch */
-#define FNN_GEMM_ITEM_TILES 4       /* NR tiles per work item: granularity of thread split */
+#define FNN_GEMM_ITEM_TILES 4       /* NR tiles per work item of the unpacked path */
 #define FNN_GEMM_MT_MIN (1 << 20)   /* m*n*k below this (~20 us) runs on one thread: a fork
                                      * and join costs more than it saves */
 #define FNN_GEMM_ALIGN 64
@@ -31,6 +31,15 @@ static int fnn_thread_num(void)
 #endif
 }
 
+static int fnn_num_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
 /* Split n into equal blocks of at most bmax: k = 784 as 4 x 196, not 3 x 256 + 16,
@@ -41,7 +50,7 @@ static ptrdiff_t fnn_even_block(ptrdiff_t bmax, ptrdiff_t n)
     return nblk > 1 ? FNN_CDIV(n, nblk) : bmax;
 }
 
-/* Bytes of the shared packed-B panel and of each thread's A micro-panel */
+/* Bytes of each thread's packed-B panel and A micro-panel */
 static void ws_parts(size_t es, int mr, int nr, int kc, int nc, ptrdiff_t n, ptrdiff_t k,
                      size_t *b_bytes, size_t *a_bytes)
 {
@@ -61,7 +70,7 @@ size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, i
         ws_parts(4, t->s_rows[0], t->s_nr, t->s_kc, t->s_nc, n, k, &bb, &ab);
     else
         ws_parts(8, t->d_rows[0], t->d_nr, t->d_kc, t->d_nc, n, k, &bb, &ab);
-    return FNN_GEMM_ALIGN + bb + (size_t)FNN_MAX(nthreads, 1) * ab;
+    return FNN_GEMM_ALIGN + (size_t)FNN_MAX(nthreads, 1) * (bb + ab);
 }
 
 int fnn_gemm_act_supported(int act)
@@ -135,13 +144,13 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
             return;                                                                           \
         }                                                                                     \
         ws_parts(sizeof(T), g.mr, g.nr, g.kc, g.nc, n, k, &bb, &ab);                          \
-        if (ws && ws_bytes >= (base - (uintptr_t)ws) + bb)                                    \
-            spare = ws_bytes - (base - (uintptr_t)ws) - bb;                                   \
-        nt = gemm_threads(m, n, k, spare, ab);                                                \
+        if (ws && ws_bytes >= (base - (uintptr_t)ws))                                         \
+            spare = ws_bytes - (base - (uintptr_t)ws);                                        \
+        nt = gemm_threads(m, n, k, spare, bb + ab);                                           \
         if (nt < 1 || (m <= 32 && !trans_b))                                                  \
             gemm_direct_##P(&g, gemm_threads(m, n, k, 0, 0));                                 \
         else                                                                                  \
-            gemm_packed_##P(&g, (T *)base, (T *)(base + bb), ab / sizeof(T), nt);             \
+            gemm_packed_##P(&g, (T *)base, (bb + ab) / sizeof(T), bb / sizeof(T), nt);        \
     }
 
 FNN_GEMM_DRIVER(fnn_sgemm, float, s)

@@ -2,9 +2,9 @@
  * the copy (x##_s | x##_d). Knows no instruction set: the microkernel comes from fnn_kt.
  *
  * Loop nest (BLIS, with the roles of A and B swapped for row-major wide NR tiles):
- *   jc over NC columns -> pc over KC depth -> pack B[kc x nc] once, shared by threads
- *   -> work items (MR-row panel, group of NR tiles) split over threads -> pack the
- *   A micro-panel [MR x kc] (stays in L1) -> microkernel per NR tile (B from L2).
+ *   each thread owns an equal range of row panels or of NR tiles -> jc over NC columns
+ *   -> pc over KC depth -> the thread packs its B[kc x nc] (stays in its L2) -> per
+ *   MR-row panel pack the A micro-panel [MR x kc] (stays in L1) -> microkernel per tile.
  * Every C element is summed over p in the same KC order whoever owns its tile, so the
  * result does not depend on the thread count. */
 
@@ -190,46 +190,58 @@ static void FN(gemm_direct)(const FN(gemm_args) *g, int nt)
     }
 }
 
-/* Packed path: one K panel of one NC block, B[kc x nc] already packed into bp */
-static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t p0,
-                            ptrdiff_t kc, const T *bp, T *ap)
+/* A rows broadcast in place save the gather of packing, unless a 2 KiB-multiple row stride
+ * would put the MR rows into the same few L1 sets */
+static int FN(a_in_place)(const FN(gemm_args) *g)
 {
-    ptrdiff_t nb = FNN_CDIV(nc, g->nr), nq = FNN_CDIV(nb, FNN_GEMM_ITEM_TILES);
-    ptrdiff_t nir = FNN_CDIV(g->m, g->mr), it, jp, packed_ir = -1;
-#pragma omp for schedule(dynamic, 1)
-    for (it = 0; it < nir * nq; ++it) {
-        ptrdiff_t ir = it / nq, q = it % nq, jend = FNN_MIN(nb, (q + 1) * FNN_GEMM_ITEM_TILES);
+    return !g->ta && (g->lda * (ptrdiff_t)sizeof(T)) % 2048 != 0;
+}
+
+/* Packed path: row panels [ir0, ir1) of one K panel of one NC block, B[kc x nc] already
+ * packed into bp; each A micro-panel is packed once (into ap) for all the block's tiles */
+static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t ir0, ptrdiff_t ir1, ptrdiff_t jc,
+                            ptrdiff_t nc, ptrdiff_t p0, ptrdiff_t kc, const T *bp, T *ap)
+{
+    ptrdiff_t nb = FNN_CDIV(nc, g->nr), ir, jp;
+    for (ir = ir0; ir < ir1; ++ir) {
         const T *pa = ap;
         ptrdiff_t rsa = 1, csa = g->mr;
-        /* rows of A broadcast in place save the gather of packing, unless a 2 KiB-multiple
-         * row stride would put the MR rows into the same few L1 sets */
-        if (!g->ta && (g->lda * (ptrdiff_t)sizeof(T)) % 2048 != 0) {
+        if (FN(a_in_place)(g))
             pa = g->a + ir * g->mr * g->lda + p0, rsa = g->lda, csa = 1;
-        } else if (ir != packed_ir) {
-            FN(pack_a)(g, ir * g->mr, p0, kc, ap); /* reused across q */
-            packed_ir = ir;
-        }
-        for (jp = q * FNN_GEMM_ITEM_TILES; jp < jend; ++jp)
+        else
+            FN(pack_a)(g, ir * g->mr, p0, kc, ap);
+        for (jp = 0; jp < nb; ++jp)
             FN(tile)(g, ir * g->mr, jc + jp * g->nr, p0, kc, pa, rsa, csa,
                      bp + jp * g->nr * kc, g->nr);
     }
 }
 
-static void FN(gemm_packed)(const FN(gemm_args) *g, T *bp, T *ap0, size_t a_stride, int nt)
+/* Packed path: thread t of nt owns an equal share of the row panels or of the NR tiles
+ * and packs its own B panels into its workspace part (ws + t * part: B, then A), so
+ * threads never wait for one another. The split goes along the operand whose packing
+ * it would duplicate less: rows copy all of B per thread, columns all of packed A. */
+static void FN(gemm_packed)(const FN(gemm_args) *g, T *ws, size_t part, size_t b_elems, int nt)
 {
+    ptrdiff_t nir = FNN_CDIV(g->m, g->mr), ntiles = FNN_CDIV(g->n, g->nr);
+    int by_rows = !FN(a_in_place)(g) && g->m > g->n;
+    nt = (int)FNN_MIN(nt, by_rows ? nir : ntiles);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        T *ap = ap0 + (size_t)fnn_thread_num() * a_stride;
-        ptrdiff_t jc, nc, p0, kc, jp, kstep = fnn_even_block(g->kc, g->k);
-        for (jc = 0; jc < g->n; jc += nc) {
-            nc = FNN_MIN(g->nc, g->n - jc);
+        int t = fnn_thread_num(), nth = fnn_num_threads();
+        T *bp = ws + (size_t)t * part, *ap = bp + b_elems;
+        ptrdiff_t ir0 = 0, ir1 = nir, j0 = 0, j1 = g->n, jc, nc, p0, kc, jp;
+        ptrdiff_t kstep = fnn_even_block(g->kc, g->k);
+        if (by_rows)
+            ir0 = nir * t / nth, ir1 = nir * (t + 1) / nth;
+        else
+            j0 = ntiles * t / nth * g->nr, j1 = FNN_MIN(g->n, ntiles * (t + 1) / nth * g->nr);
+        for (jc = j0; jc < j1; jc += nc) {
+            nc = FNN_MIN(g->nc, j1 - jc);
             for (p0 = 0; p0 < g->k; p0 += kc) {
                 kc = FNN_MIN(kstep, g->k - p0);
-#pragma omp for schedule(static)
                 for (jp = 0; jp < FNN_CDIV(nc, g->nr); ++jp)
                     FN(pack_b)(g, jc + jp * g->nr, p0, kc, bp + jp * g->nr * kc);
-                /* the implicit barriers keep bp stable while any thread still reads it */
-                FN(panel_items)(g, jc, nc, p0, kc, bp, ap);
+                FN(panel_items)(g, ir0, ir1, jc, nc, p0, kc, bp, ap);
             }
         }
     }
