@@ -21,6 +21,7 @@
 #define FNN_GEMM_ALIGN 64
 #define FNN_GEMM_NARROW 16          /* n up to this takes the narrow paths */
 #define FNN_GEMM_DOT_KMIN 32        /* dot kernels need k to fill their lanes */
+#define FNN_GEMM_ROWS_M 4           /* batches up to this stream B by rows (gemv_rows) */
 
 static int fnn_thread_num(void)
 {
@@ -135,7 +136,8 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
             no_product_##P(&g);                                                               \
             return;                                                                           \
         }                                                                                     \
-        if (m == 1 && !trans_b && gemv_##P(&g, t->P##gemv_rows, &t->P##gemv_ukr, t->P##_gemv_nr)) \
+        if (m <= FNN_GEMM_ROWS_M && !trans_b &&                                               \
+            gemv_##P(&g, t->P##gemv_rows, &t->P##gemv_ukr, t->P##_gemv_nr))                   \
             return;                                                                           \
         if (n <= FNN_GEMM_NARROW) {                                                           \
             size_t off = base - (uintptr_t)ws;                                                \

@@ -314,20 +314,22 @@ static void FN(gemm_narrow)(FN(gemm_args) *g, FN(ukr_fn) const *half, T *ws, siz
     FN(gemm_direct)(g, nt);
 }
 
-/* Batch 1 (m = 1, op(B) = B): the ISA's row-streaming GEMV, else 1 x tile_nr tiles;
- * 0 when neither fits n and the general paths take it */
+/* Batch 1 to FNN_GEMM_ROWS_M (op(B) = B): the ISA's kernel streaming B by rows, else for
+ * m = 1 the 1 x tile_nr tiles; 0 when neither fits and the general paths take it */
 static int FN(gemv)(FN(gemm_args) *g,
-                    void (*rows)(ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t, const T *,
-                                 ptrdiff_t, T, T *),
+                    void (*rows)(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
+                                 ptrdiff_t, const T *, ptrdiff_t, T, T *, ptrdiff_t),
                     FN(ukr_fn) const *tile, int tile_nr)
 {
     static const int one_row[2] = {1, 0};
-    if (rows && g->n > FNN_GEMM_NARROW) {
-        rows(g->k, g->n, g->alpha, g->a, g->ta ? g->lda : 1, g->b, g->ldb, g->beta, g->c);
-        if (g->epi) FN(epilogue)(g, g->c, 0, 0, 1, g->n);
+    ptrdiff_t i;
+    if (rows && g->n > FNN_GEMM_NARROW && g->m <= FNN_GEMM_ROWS_M) {
+        rows(g->m, g->k, g->n, g->alpha, g->a, g->ta ? 1 : g->lda, g->ta ? g->lda : 1, g->b,
+             g->ldb, g->beta, g->c, g->ldc);
+        for (i = 0; g->epi && i < g->m; ++i) FN(epilogue)(g, g->c + i * g->ldc, i, 0, 1, g->n);
         return 1;
     }
-    if (rows || g->n < tile_nr) return 0;
+    if (rows || g->m > 1 || g->n < tile_nr) return 0;
     g->mr = 1, g->nr = tile_nr, g->ukr = tile, g->rows = one_row;
     FN(gemm_direct)(g, 1);
     return 1;
