@@ -47,12 +47,14 @@ typedef struct fnn_ktable {
                       ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta, double *c,
                       ptrdiff_t ldc);
     int s_gemv_nr, d_gemv_nr;
-    /* y[0:n] := alpha * x . W[k x n] + beta * y, x[p] = x[p*incx], W rows streamed in
-     * order (batch-1 GEMV); NULL: the gemv_ukr tiles above */
-    void (*sgemv_rows)(ptrdiff_t k, ptrdiff_t n, float alpha, const float *x, ptrdiff_t incx,
-                       const float *w, ptrdiff_t ldw, float beta, float *y);
-    void (*dgemv_rows)(ptrdiff_t k, ptrdiff_t n, double alpha, const double *x, ptrdiff_t incx,
-                       const double *w, ptrdiff_t ldw, double beta, double *y);
+    /* Y[m x n] := alpha * X[m x k] . W[k x n] + beta * Y for m <= 4, X(i,p) = x[i*rsx +
+     * p*csx], W rows streamed in order (batch 1-4); NULL: the gemv_ukr tiles above */
+    void (*sgemv_rows)(ptrdiff_t m, ptrdiff_t k, ptrdiff_t n, float alpha, const float *x,
+                       ptrdiff_t rsx, ptrdiff_t csx, const float *w, ptrdiff_t ldw, float beta,
+                       float *y, ptrdiff_t ldy);
+    void (*dgemv_rows)(ptrdiff_t m, ptrdiff_t k, ptrdiff_t n, double alpha, const double *x,
+                       ptrdiff_t rsx, ptrdiff_t csx, const double *w, ptrdiff_t ldw,
+                       double beta, double *y, ptrdiff_t ldy);
     /* half-width (NR/2) tiles with the same row ladder, for outputs with n <= NR/2 */
     void (*sgemm_ukr_half[6])(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa,
                               ptrdiff_t csa, const float *b, ptrdiff_t rsb, float beta, float *c,
@@ -195,10 +197,12 @@ FNN_DUKR(fnn_dgemm_dot_avx512_1x5); FNN_DUKR(fnn_dgemm_dot_avx512_1x4);
 FNN_DUKR(fnn_dgemm_dot_avx512_1x3); FNN_DUKR(fnn_dgemm_dot_avx512_1x2);
 FNN_DUKR(fnn_dgemm_dot_avx512_1x1);
 
-void fnn_sgemv_rows_avx512(ptrdiff_t k, ptrdiff_t n, float alpha, const float *x, ptrdiff_t incx,
-                           const float *w, ptrdiff_t ldw, float beta, float *y);
-void fnn_dgemv_rows_avx512(ptrdiff_t k, ptrdiff_t n, double alpha, const double *x,
-                           ptrdiff_t incx, const double *w, ptrdiff_t ldw, double beta, double *y);
+void fnn_sgemv_rows_avx512(ptrdiff_t m, ptrdiff_t k, ptrdiff_t n, float alpha, const float *x,
+                           ptrdiff_t rsx, ptrdiff_t csx, const float *w, ptrdiff_t ldw,
+                           float beta, float *y, ptrdiff_t ldy);
+void fnn_dgemv_rows_avx512(ptrdiff_t m, ptrdiff_t k, ptrdiff_t n, double alpha, const double *x,
+                           ptrdiff_t rsx, ptrdiff_t csx, const double *w, ptrdiff_t ldw,
+                           double beta, double *y, ptrdiff_t ldy);
 
 /* ------------------------------------------------------------------------------
  * Activations (act.c): y := act(x); dx := dy * act'(.) from y, or from x when

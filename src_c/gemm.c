@@ -15,13 +15,14 @@
 #define FNN_CDIV(a, b) (((a) + (b) - 1) / (b))
 #define FNN_GEMM_MAX_TILE 512       /* >= MR * NR of every table row */
 #define FNN_GEMM_STACK 8192         /* elements of each per-thread unpacked-path scratch */
-#define FNN_GEMM_ITEM_TILES 4       /* NR tiles per work item: granularity of thread split */
+#define FNN_GEMM_ITEM_TILES 4       /* NR tiles per work item of the unpacked path */
 #define FNN_GEMM_MT_MIN (1 << 20)   /* m*n*k below this (~20 us) runs on one thread: a fork
                                      * and join costs more than it saves */
 #define FNN_GEMM_ALIGN 64
-#define FNN_GEMV_MT_BYTES (512 << 10)
+#define FNN_GEMV_MT_BYTES (512 << 10) /* batch <= 4 threads its GEMV from this size of B */
 #define FNN_GEMM_NARROW 16          /* n up to this takes the narrow paths */
 #define FNN_GEMM_DOT_KMIN 32        /* dot kernels need k to fill their lanes */
+#define FNN_GEMM_ROWS_M 4           /* batches up to this stream B by rows (gemv_rows) */
 
 static int fnn_thread_num(void)
 {
@@ -32,7 +33,7 @@ static int fnn_thread_num(void)
 #endif
 }
 
-static int fnn_thread_count(void)
+static int fnn_num_threads(void)
 {
 #ifdef _OPENMP
     return omp_get_num_threads();
@@ -51,7 +52,7 @@ static ptrdiff_t fnn_even_block(ptrdiff_t bmax, ptrdiff_t n)
     return nblk > 1 ? FNN_CDIV(n, nblk) : bmax;
 }
 
-/* Bytes of the shared packed-B panel and of each thread's A micro-panel */
+/* Bytes of each thread's packed-B panel and A micro-panel */
 static void ws_parts(size_t es, int mr, int nr, int kc, int nc, ptrdiff_t n, ptrdiff_t k,
                      size_t *b_bytes, size_t *a_bytes)
 {
@@ -71,7 +72,7 @@ size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, i
         ws_parts(4, t->s_rows[0], t->s_nr, t->s_kc, t->s_nc, n, k, &bb, &ab);
     else
         ws_parts(8, t->d_rows[0], t->d_nr, t->d_kc, t->d_nc, n, k, &bb, &ab);
-    return FNN_GEMM_ALIGN + bb + (size_t)FNN_MAX(nthreads, 1) * ab;
+    return FNN_GEMM_ALIGN + (size_t)FNN_MAX(nthreads, 1) * (bb + ab);
 }
 
 int fnn_gemm_act_supported(int act)
@@ -104,14 +105,14 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
         (g).nb = (g).n;                                                                       \
     } while (0)
 
-/* Threads for a batch-1 GEMV streaming a W of w_bytes: below ~512 KiB (L2-sized, a few
+/* Threads for a small-batch GEMV streaming b_bytes of B: below ~512 KiB (L2-sized, a few
  * microseconds) a fork and join costs about what a second core saves */
-static int gemv_threads(size_t w_bytes)
+static int gemv_threads(size_t b_bytes)
 {
 #ifdef _OPENMP
-    if (w_bytes >= FNN_GEMV_MT_BYTES && !omp_in_parallel()) return omp_get_max_threads();
+    if (b_bytes >= FNN_GEMV_MT_BYTES && !omp_in_parallel()) return omp_get_max_threads();
 #endif
-    (void)w_bytes;
+    (void)b_bytes;
     return 1;
 }
 
@@ -147,7 +148,8 @@ static int gemv_threads(size_t w_bytes)
             no_product_##P(&g);                                                               \
             return;                                                                           \
         }                                                                                     \
-        if (m == 1 && !trans_b && gemv_##P(&g, t->P##gemv_rows, &t->P##gemv_ukr, t->P##_gemv_nr)) \
+        if (m <= FNN_GEMM_ROWS_M && !trans_b &&                                               \
+            gemv_##P(&g, t->P##gemv_rows, &t->P##gemv_ukr, t->P##_gemv_nr))                   \
             return;                                                                           \
         if (n <= FNN_GEMM_NARROW) {                                                           \
             size_t off = base - (uintptr_t)ws;                                                \
@@ -156,13 +158,13 @@ static int gemv_threads(size_t w_bytes)
             return;                                                                           \
         }                                                                                     \
         ws_parts(sizeof(T), g.mr, g.nr, g.kc, g.nc, n, k, &bb, &ab);                          \
-        if (ws && ws_bytes >= (base - (uintptr_t)ws) + bb)                                    \
-            spare = ws_bytes - (base - (uintptr_t)ws) - bb;                                   \
-        nt = gemm_threads(m, n, k, spare, ab);                                                \
+        if (ws && ws_bytes >= (base - (uintptr_t)ws))                                         \
+            spare = ws_bytes - (base - (uintptr_t)ws);                                        \
+        nt = gemm_threads(m, n, k, spare, bb + ab);                                           \
         if (nt < 1 || (m <= 32 && !trans_b))                                                  \
             gemm_direct_##P(&g, gemm_threads(m, n, k, 0, 0));                                 \
         else                                                                                  \
-            gemm_packed_##P(&g, (T *)base, (T *)(base + bb), ab / sizeof(T), nt);             \
+            gemm_packed_##P(&g, (T *)base, (bb + ab) / sizeof(T), bb / sizeof(T), nt);        \
     }
 
 FNN_GEMM_DRIVER(fnn_sgemm, float, s)

@@ -2,9 +2,9 @@
  * the copy (x##_s | x##_d). Knows no instruction set: the microkernel comes from fnn_kt.
  *
  * Loop nest (BLIS, with the roles of A and B swapped for row-major wide NR tiles):
- *   jc over NC columns -> pc over KC depth -> pack B[kc x nc] once, shared by threads
- *   -> work items (MR-row panel, group of NR tiles) split over threads -> pack the
- *   A micro-panel [MR x kc] (stays in L1) -> microkernel per NR tile (B from L2).
+ *   each thread owns an equal range of row panels or of NR tiles -> jc over NC columns
+ *   -> pc over KC depth -> the thread packs its B[kc x nc] (stays in its L2) -> per
+ *   MR-row panel pack the A micro-panel [MR x kc] (stays in L1) -> microkernel per tile.
  * Every C element is summed over p in the same KC order whoever owns its tile, so the
  * result does not depend on the thread count. */
 
@@ -182,14 +182,12 @@ static void FN(direct_it)(const FN(gemm_args) *g, ptrdiff_t it, ptrdiff_t nq, pt
     FN(direct_item)(g, (it / nq) * g->mr, j0, FNN_MIN(j0 + qw, g->n), bbuf);
 }
 
-/* Unpacked path for skinny problems (and the no-workspace fallback). One thread runs
- * outside any parallel region: libgomp's team of one costs a malloc, a free and futex
- * syscalls, more than a small GEMM itself (see FNN_PAR_FOR in fnn_util.h). */
+/* Unpacked path for skinny problems (and the no-workspace fallback) */
 static void FN(gemm_direct)(const FN(gemm_args) *g, int nt)
 {
     ptrdiff_t nir = FNN_CDIV(g->m, g->mr), qw = FNN_GEMM_ITEM_TILES * (ptrdiff_t)g->nr;
     ptrdiff_t nq = FNN_CDIV(g->n, qw), it;
-    if (nt <= 1) {
+    if (nt <= 1) { /* no team of one: see FNN_PAR_FOR in fnn_util.h */
         T bbuf[FNN_GEMM_STACK];
         for (it = 0; it < nir * nq; ++it) FN(direct_it)(g, it, nq, qw, bbuf);
         return;
@@ -202,68 +200,72 @@ static void FN(gemm_direct)(const FN(gemm_args) *g, int nt)
     }
 }
 
-/* Packed path, work item it of one K panel of one NC block (B[kc x nc] packed in bp):
- * MR rows x up to ITEM_TILES NR tiles. *packed_ir remembers which row panel ap holds. */
-static void FN(panel_item)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nq, ptrdiff_t nb,
-                           ptrdiff_t p0, ptrdiff_t kc, const T *bp, T *ap, ptrdiff_t it,
-                           ptrdiff_t *packed_ir)
+/* A rows broadcast in place save the gather of packing, unless a 4 KiB-multiple row stride
+ * would put all MR rows into one set of the 8-way L1 (2 KiB apart they share two sets,
+ * 6 rows each, and reading in place measured 4% faster than packing at 128x512x256) */
+static int FN(a_in_place)(const FN(gemm_args) *g)
 {
-    ptrdiff_t ir = it / nq, q = it % nq, jend = FNN_MIN(nb, (q + 1) * FNN_GEMM_ITEM_TILES), jp;
-    const T *pa = ap;
-    ptrdiff_t rsa = 1, csa = g->mr;
-    /* rows of A broadcast in place save the gather of packing, unless a 2 KiB-multiple
-     * row stride would put the MR rows into the same few L1 sets */
-    if (!g->ta && (g->lda * (ptrdiff_t)sizeof(T)) % 2048 != 0) {
-        pa = g->a + ir * g->mr * g->lda + p0, rsa = g->lda, csa = 1;
-    } else if (ir != *packed_ir) {
-        FN(pack_a)(g, ir * g->mr, p0, kc, ap); /* reused across q */
-        *packed_ir = ir;
-    }
-    for (jp = q * FNN_GEMM_ITEM_TILES; jp < jend; ++jp)
-        FN(tile)(g, ir * g->mr, jc + jp * g->nr, p0, kc, pa, rsa, csa, bp + jp * g->nr * kc,
-                 g->nr);
+    return !g->ta && (g->lda * (ptrdiff_t)sizeof(T)) % 4096 != 0;
 }
 
-/* Packed path: one K panel of one NC block, shared out to the team (or run alone) */
-static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t p0,
-                            ptrdiff_t kc, const T *bp, T *ap, int team)
+/* Packed path: row panels [ir0, ir1) of one K panel of one NC block, B[kc x nc] already
+ * packed into bp; each A micro-panel is packed once (into ap) for all the block's tiles */
+static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t ir0, ptrdiff_t ir1, ptrdiff_t jc,
+                            ptrdiff_t nc, ptrdiff_t p0, ptrdiff_t kc, const T *bp, T *ap)
 {
-    ptrdiff_t nb = FNN_CDIV(nc, g->nr), nq = FNN_CDIV(nb, FNN_GEMM_ITEM_TILES);
-    ptrdiff_t nir = FNN_CDIV(g->m, g->mr), it, jp, packed_ir = -1;
-    if (!team) {
-        for (jp = 0; jp < nb; ++jp) FN(pack_b)(g, jc + jp * g->nr, p0, kc, (T *)bp + jp * g->nr * kc);
-        for (it = 0; it < nir * nq; ++it) FN(panel_item)(g, jc, nq, nb, p0, kc, bp, ap, it, &packed_ir);
-        return;
+    ptrdiff_t nb = FNN_CDIV(nc, g->nr), ir, jp;
+    for (ir = ir0; ir < ir1; ++ir) {
+        const T *pa = ap;
+        ptrdiff_t rsa = 1, csa = g->mr;
+        if (FN(a_in_place)(g))
+            pa = g->a + ir * g->mr * g->lda + p0, rsa = g->lda, csa = 1;
+        else
+            FN(pack_a)(g, ir * g->mr, p0, kc, ap);
+        for (jp = 0; jp < nb; ++jp)
+            FN(tile)(g, ir * g->mr, jc + jp * g->nr, p0, kc, pa, rsa, csa,
+                     bp + jp * g->nr * kc, g->nr);
     }
-#pragma omp for schedule(static)
-    for (jp = 0; jp < nb; ++jp) FN(pack_b)(g, jc + jp * g->nr, p0, kc, (T *)bp + jp * g->nr * kc);
-    /* the implicit barriers keep bp stable while any thread still reads it */
-#pragma omp for schedule(dynamic, 1)
-    for (it = 0; it < nir * nq; ++it) FN(panel_item)(g, jc, nq, nb, p0, kc, bp, ap, it, &packed_ir);
 }
 
-/* The loop nest over NC blocks and K panels, for one thread of the team or alone */
-static void FN(packed_nest)(const FN(gemm_args) *g, T *bp, T *ap, int team)
+/* Packed path, the share of thread t of nth: an equal share of the row panels or of the
+ * NR tiles; it packs its own B panels into its workspace part (ws + t * part: B, then A),
+ * so threads never wait for one another */
+static void FN(packed_share)(const FN(gemm_args) *g, T *ws, size_t part, size_t b_elems,
+                             int by_rows, int t, int nth)
 {
-    ptrdiff_t jc, nc, p0, kc, kstep = fnn_even_block(g->kc, g->k);
-    for (jc = 0; jc < g->n; jc += nc) {
-        nc = FNN_MIN(g->nc, g->n - jc);
+    ptrdiff_t nir = FNN_CDIV(g->m, g->mr), ntiles = FNN_CDIV(g->n, g->nr);
+    T *bp = ws + (size_t)t * part, *ap = bp + b_elems;
+    ptrdiff_t ir0 = 0, ir1 = nir, j0 = 0, j1 = g->n, jc, nc, p0, kc, jp;
+    ptrdiff_t kstep = fnn_even_block(g->kc, g->k);
+    if (by_rows)
+        ir0 = nir * t / nth, ir1 = nir * (t + 1) / nth;
+    else
+        j0 = ntiles * t / nth * g->nr, j1 = FNN_MIN(g->n, ntiles * (t + 1) / nth * g->nr);
+    for (jc = j0; jc < j1; jc += nc) {
+        nc = FNN_MIN(g->nc, j1 - jc);
         for (p0 = 0; p0 < g->k; p0 += kc) {
             kc = FNN_MIN(kstep, g->k - p0);
-            FN(panel_items)(g, jc, nc, p0, kc, bp, ap, team);
+            for (jp = 0; jp < FNN_CDIV(nc, g->nr); ++jp)
+                FN(pack_b)(g, jc + jp * g->nr, p0, kc, bp + jp * g->nr * kc);
+            FN(panel_items)(g, ir0, ir1, jc, nc, p0, kc, bp, ap);
         }
     }
 }
 
-/* One thread runs outside any parallel region (a team of one costs syscalls) */
-static void FN(gemm_packed)(const FN(gemm_args) *g, T *bp, T *ap0, size_t a_stride, int nt)
+/* Packed path over nt threads. The split goes along the operand whose packing it would
+ * duplicate less: rows copy all of B per thread, columns all of packed A. One thread
+ * runs outside any parallel region (a team of one costs syscalls, see fnn_util.h). */
+static void FN(gemm_packed)(const FN(gemm_args) *g, T *ws, size_t part, size_t b_elems, int nt)
 {
+    ptrdiff_t nir = FNN_CDIV(g->m, g->mr), ntiles = FNN_CDIV(g->n, g->nr);
+    int by_rows = !FN(a_in_place)(g) && g->m > g->n;
+    nt = (int)FNN_MIN(nt, by_rows ? nir : ntiles);
     if (nt <= 1) {
-        FN(packed_nest)(g, bp, ap0, 0);
+        FN(packed_share)(g, ws, part, b_elems, by_rows, 0, 1);
         return;
     }
 #pragma omp parallel num_threads(nt)
-    FN(packed_nest)(g, bp, ap0 + (size_t)fnn_thread_num() * a_stride, 1);
+    FN(packed_share)(g, ws, part, b_elems, by_rows, fnn_thread_num(), fnn_num_threads());
 }
 
 /* Narrow path (n <= 16, A rows in place): C rows [i0, i0+r) := alpha * A . Bt^T (+ beta C)
@@ -332,28 +334,30 @@ static void FN(gemm_narrow)(FN(gemm_args) *g, FN(ukr_fn) const *half, T *ws, siz
     FN(gemm_direct)(g, nt);
 }
 
-/* Batch 1 (m = 1, op(B) = B): the ISA's row-streaming GEMV, else 1 x tile_nr tiles;
- * 0 when neither fits n and the general paths take it */
-typedef void (*FN(gemv_rows_fn))(ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t, const T *,
-                                  ptrdiff_t, T, T *);
+typedef void (*FN(gemv_rows_fn))(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
+                                  ptrdiff_t, const T *, ptrdiff_t, T, T *, ptrdiff_t);
 
-/* Columns [j0, j1) of the row-streaming GEMV, then their epilogue */
+/* Columns [j0, j1) of the row-streaming kernel, then their epilogue */
 static void FN(gemv_cols)(const FN(gemm_args) *g, FN(gemv_rows_fn) rows, ptrdiff_t j0,
                           ptrdiff_t j1)
 {
+    ptrdiff_t i;
     if (j1 <= j0) return;
-    rows(g->k, j1 - j0, g->alpha, g->a, g->ta ? g->lda : 1, g->b + j0, g->ldb, g->beta,
-         g->c + j0);
-    if (g->epi) FN(epilogue)(g, g->c + j0, 0, j0, 1, j1 - j0);
+    rows(g->m, g->k, j1 - j0, g->alpha, g->a, g->ta ? 1 : g->lda, g->ta ? g->lda : 1,
+         g->b + j0, g->ldb, g->beta, g->c + j0, g->ldc);
+    for (i = 0; g->epi && i < g->m; ++i)
+        FN(epilogue)(g, g->c + i * g->ldc + j0, i, j0, 1, j1 - j0);
 }
 
+/* Batch 1 to FNN_GEMM_ROWS_M (op(B) = B): the ISA's kernel streaming B by rows, else for
+ * m = 1 the 1 x tile_nr tiles; 0 when neither fits and the general paths take it. A B of
+ * FNN_GEMV_MT_BYTES or more is split into column slices (64-byte multiples) among the
+ * threads, which computes every output exactly as one thread would. */
 static int FN(gemv)(FN(gemm_args) *g, FN(gemv_rows_fn) rows, FN(ukr_fn) const *tile,
                     int tile_nr)
 {
     static const int one_row[2] = {1, 0};
-    if (rows && g->n > FNN_GEMM_NARROW) {
-        /* a large W is streamed from L3 or memory: each thread takes a slice of columns
-         * (64-byte multiples), which computes every y_j exactly as one thread would */
+    if (rows && g->n > FNN_GEMM_NARROW && g->m <= FNN_GEMM_ROWS_M) {
         int nt = gemv_threads((size_t)g->k * (size_t)g->n * sizeof(T));
         if (nt <= 1) {
             FN(gemv_cols)(g, rows, 0, g->n);
@@ -361,14 +365,14 @@ static int FN(gemv)(FN(gemm_args) *g, FN(gemv_rows_fn) rows, FN(ukr_fn) const *t
         }
 #pragma omp parallel num_threads(nt)
         {
-            ptrdiff_t per = FNN_CDIV(FNN_CDIV(g->n, fnn_thread_count()), 64 / sizeof(T)) *
-                            (ptrdiff_t)(64 / sizeof(T));
+            const ptrdiff_t lane = 64 / (ptrdiff_t)sizeof(T);
+            ptrdiff_t per = FNN_CDIV(FNN_CDIV(g->n, fnn_num_threads()), lane) * lane;
             ptrdiff_t j0 = FNN_MIN(g->n, per * fnn_thread_num());
             FN(gemv_cols)(g, rows, j0, FNN_MIN(g->n, j0 + per));
         }
         return 1;
     }
-    if (rows || g->n < tile_nr) return 0;
+    if (rows || g->m > 1 || g->n < tile_nr) return 0;
     g->mr = 1, g->nr = tile_nr, g->ukr = tile, g->rows = one_row;
     FN(gemm_direct)(g, 1);
     return 1;

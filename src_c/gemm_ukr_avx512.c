@@ -120,45 +120,65 @@ FNN_SDOT512(1, 5) FNN_SDOT512(1, 4) FNN_SDOT512(1, 3) FNN_SDOT512(1, 2) FNN_SDOT
 FNN_DDOT512(4, 5) FNN_DDOT512(4, 4) FNN_DDOT512(4, 3) FNN_DDOT512(4, 2) FNN_DDOT512(4, 1)
 FNN_DDOT512(1, 5) FNN_DDOT512(1, 4) FNN_DDOT512(1, 3) FNN_DDOT512(1, 2) FNN_DDOT512(1, 1)
 
-/* Batch-1 GEMV, y[0:n] := alpha * x . W[k x n] + beta * y (beta == 0: y not read) with
- * x[p] at x + p*incx: W streams row by row, 8 rows per pass over y (8 sequential streams
- * the prefetchers follow, where 1 x NR tiles walked W at a 2 KiB stride), y staying in
- * L1. Column vectors start at a 64-byte boundary of W's first row, so with rows a
- * multiple of 64 bytes apart no load splits a cache line (NumPy aligns only to 16). */
+/* Small-batch GEMM by rows of W, Y[m x n] := alpha * X[m x k] . W[k x n] + beta * Y for
+ * m <= 4 (beta == 0: Y not read), X(i,p) = x[i*rsx + p*csx]: W streams row by row, R rows
+ * per pass over Y (R sequential streams the prefetchers follow, where 1 x NR tiles walked
+ * W at a 2 KiB stride), Y staying in L1. Column vectors start at a 64-byte boundary of
+ * W's first row, so with rows a multiple of 64 bytes apart no load splits a cache line
+ * (NumPy aligns only to 16). */
 #define FNN_GEMV_512(NAME, T, V, W, MASK, SET1, MUL, FMADD, ZERO, MASKZ, MSTORE)             \
     static inline __attribute__((always_inline)) void NAME##_step(                          \
-        int rows, const V *s, const T *w, ptrdiff_t ldw, T *y, MASK m, int first, T beta)   \
-    {                                                                                       \
-        V acc = first ? (beta != 0 ? MUL(SET1(beta), MASKZ(m, y)) : ZERO()) : MASKZ(m, y);  \
-        int r;                                                                              \
-        FNN_UKR_UNROLL for (r = 0; r < rows; ++r)                                           \
-            acc = FMADD(s[r], MASKZ(m, w + r * ldw), acc);                                  \
-        MSTORE(y, m, acc);                                                                  \
-    }                                                                                       \
-    static inline __attribute__((always_inline)) void NAME##_pass(                          \
-        int rows, const V *s, const T *w, ptrdiff_t ldw, T *y, ptrdiff_t n, ptrdiff_t j0,   \
+        int mr, int rows, const V *s, const T *w, ptrdiff_t ldw, T *y, ptrdiff_t ldy, MASK m, \
         int first, T beta)                                                                  \
     {                                                                                       \
-        ptrdiff_t j = 0;                                                                    \
-        if (j0 > 0) NAME##_step(rows, s, w, ldw, y, (MASK)((1u << j0) - 1), first, beta);   \
-        for (j = j0; j + W <= n; j += W)                                                    \
-            NAME##_step(rows, s, w + j, ldw, y + j, (MASK)~0u, first, beta);                \
-        if (j < n)                                                                          \
-            NAME##_step(rows, s, w + j, ldw, y + j, (MASK)((1u << (n - j)) - 1), first, beta); \
+        V wv[8], acc;                                                                       \
+        int r, i;                                                                           \
+        FNN_UKR_UNROLL for (r = 0; r < rows; ++r) wv[r] = MASKZ(m, w + r * ldw);            \
+        FNN_UKR_UNROLL for (i = 0; i < mr; ++i) {                                           \
+            T *yi = y + i * ldy;                                                            \
+            acc = !first ? MASKZ(m, yi) : beta != 0 ? MUL(SET1(beta), MASKZ(m, yi)) : ZERO(); \
+            FNN_UKR_UNROLL for (r = 0; r < rows; ++r) acc = FMADD(s[i * 8 + r], wv[r], acc); \
+            MSTORE(yi, m, acc);                                                             \
+        }                                                                                   \
     }                                                                                       \
-    void NAME(ptrdiff_t k, ptrdiff_t n, T alpha, const T *x, ptrdiff_t incx, const T *w,    \
-              ptrdiff_t ldw, T beta, T *y)                                                  \
+    static inline __attribute__((always_inline)) void NAME##_pass(                          \
+        int mr, int rows, const V *s, const T *w, ptrdiff_t ldw, T *y, ptrdiff_t ldy,       \
+        ptrdiff_t n, ptrdiff_t j0, int first, T beta)                                       \
+    {                                                                                       \
+        ptrdiff_t j = 0;                                                                    \
+        if (j0 > 0)                                                                         \
+            NAME##_step(mr, rows, s, w, ldw, y, ldy, (MASK)((1u << j0) - 1), first, beta);  \
+        for (j = j0; j + W <= n; j += W)                                                    \
+            NAME##_step(mr, rows, s, w + j, ldw, y + j, ldy, (MASK)~0u, first, beta);       \
+        if (j < n)                                                                          \
+            NAME##_step(mr, rows, s, w + j, ldw, y + j, ldy, (MASK)((1u << (n - j)) - 1),   \
+                        first, beta);                                                       \
+    }                                                                                       \
+    static inline __attribute__((always_inline)) void NAME##_m(                             \
+        int mr, int R, ptrdiff_t k, ptrdiff_t n, T alpha, const T *x, ptrdiff_t rsx,        \
+        ptrdiff_t csx, const T *w, ptrdiff_t ldw, T beta, T *y, ptrdiff_t ldy)              \
     {                                                                                       \
         ptrdiff_t p, j0 = FNN_MIN(n, (ptrdiff_t)((0 - (uintptr_t)w) % 64 / sizeof(T)));     \
-        V s[8];                                                                             \
-        int r;                                                                              \
-        for (p = 0; p + 8 <= k; p += 8) {                                                   \
-            for (r = 0; r < 8; ++r) s[r] = SET1(alpha * x[(p + r) * incx]);                 \
-            NAME##_pass(8, s, w + p * ldw, ldw, y, n, j0, p == 0, beta);                    \
+        V s[32];                                                                            \
+        int r, i;                                                                           \
+        for (p = 0; p + R <= k; p += R) {                                                   \
+            FNN_UKR_UNROLL for (i = 0; i < mr; ++i) FNN_UKR_UNROLL for (r = 0; r < R; ++r)  \
+                s[i * 8 + r] = SET1(alpha * x[i * rsx + (p + r) * csx]);                    \
+            NAME##_pass(mr, R, s, w + p * ldw, ldw, y, ldy, n, j0, p == 0, beta);           \
         }                                                                                   \
         for (; p < k; ++p) {                                                                \
-            s[0] = SET1(alpha * x[p * incx]);                                               \
-            NAME##_pass(1, s, w + p * ldw, ldw, y, n, j0, p == 0, beta);                    \
+            FNN_UKR_UNROLL for (i = 0; i < mr; ++i) s[i * 8] = SET1(alpha * x[i * rsx + p * csx]); \
+            NAME##_pass(mr, 1, s, w + p * ldw, ldw, y, ldy, n, j0, p == 0, beta);           \
+        }                                                                                   \
+    }                                                                                       \
+    void NAME(ptrdiff_t m, ptrdiff_t k, ptrdiff_t n, T alpha, const T *x, ptrdiff_t rsx,    \
+              ptrdiff_t csx, const T *w, ptrdiff_t ldw, T beta, T *y, ptrdiff_t ldy)        \
+    {                                                                                       \
+        switch (m) {                                                                        \
+        case 1: NAME##_m(1, 8, k, n, alpha, x, rsx, csx, w, ldw, beta, y, ldy); break;      \
+        case 2: NAME##_m(2, 8, k, n, alpha, x, rsx, csx, w, ldw, beta, y, ldy); break;      \
+        case 3: NAME##_m(3, 4, k, n, alpha, x, rsx, csx, w, ldw, beta, y, ldy); break;      \
+        default: NAME##_m(4, 4, k, n, alpha, x, rsx, csx, w, ldw, beta, y, ldy); break;     \
         }                                                                                   \
     }
 FNN_GEMV_512(fnn_sgemv_rows_avx512, float, __m512, 16, __mmask16, _mm512_set1_ps, _mm512_mul_ps,

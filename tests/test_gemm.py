@@ -56,9 +56,9 @@ def test_epilogue_bias_act_beta(isa, rng, dtype, act):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("n", [45, 10])
-def test_preact_and_dact(isa, rng, dtype, act, n):
-    m, k = 29, 70
+@pytest.mark.parametrize("m,n", [(29, 45), (29, 10), (3, 45)])
+def test_preact_and_dact(isa, rng, dtype, act, m, n):
+    k = 70
     a, b = operands(rng, m, k, n, 0, 1, dtype)
     bias = rng.standard_normal(n).astype(dtype)
     z_got, z_want = np.empty((m, n), dtype), np.empty((m, n), dtype)
@@ -101,16 +101,17 @@ def test_narrow_outputs(isa, rng, dtype, ta, tb):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta", [0, 1])
-def test_batch1_gemv(isa, rng, dtype, ta):
-    """m = 1 streams B by rows: k tails of the 8-row passes, and B starting anywhere in a
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5])
+def test_small_batch_by_rows_of_b(isa, rng, dtype, ta, m):
+    """m <= 4 streams B by rows: k tails of the row passes, and B starting anywhere in a
     cache line (the column peel), with the epilogue"""
     for k, n, off in [(1, 17, 0), (7, 33, 1), (8, 100, 3), (9, 64, 5), (300, 131, 2),
                       (784, 512, 4)]:
-        a = rng.standard_normal((k, 1) if ta else (1, k)).astype(dtype)
+        a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
         b = rng.standard_normal((k, n + 8)).astype(dtype)[:, off:off + n]
         bias = rng.standard_normal(n).astype(dtype)
         for beta in (0.0, 0.5):
-            c0 = rng.standard_normal((1, n)).astype(dtype)
+            c0 = rng.standard_normal((m, n)).astype(dtype)
             kw = dict(trans_a=ta, bias=bias, activation="relu", alpha=1.5, beta=beta)
             want = _ref.matmul(a, b, out=c0.copy(), **kw)
             assert_close(ops.matmul(a, b, out=c0.copy(), **kw), want, k, dtype)
@@ -134,8 +135,8 @@ def test_bit_identical_across_threads(isa, threads, rng, dtype):
     # all above the 2^20 multiply-add threshold under which one thread is used
     for m, k, n, ta, tb in [(203, 530, 300, 0, 0), (64, 300, 520, 1, 0), (30, 700, 77, 0, 1),
                             (31, 900, 77, 0, 0), (1500, 300, 9, 0, 0), (900, 150, 13, 0, 0),
-                            # batch 1 with a W over 512 KiB: columns split among threads
-                            (1, 784, 517, 0, 0), (1, 1030, 300, 1, 0)]:
+                            # batch <= 4 with a B over 512 KiB: its columns split among threads
+                            (1, 784, 517, 0, 0), (1, 1030, 300, 1, 0), (3, 600, 301, 0, 0)]:
         a, b = operands(rng, m, k, n, ta, tb, dtype)
         bias = rng.standard_normal(n).astype(dtype)
         results = []
