@@ -9,10 +9,10 @@ pytestmark = pytest.mark.kernels
 DTYPES = [np.float32, np.float64]
 EPS = {np.float32: 2e-6, np.float64: 1e-14}
 # (m, k, n): zeros, ones, primes, skinny, and sizes past every MR/NR (<= 12/32) and
-# KC/NC block (<= 256/512) of every ISA, none a multiple of a tile
+# KC/NC block (<= 512/512) of every ISA, none a multiple of a tile
 SHAPES = [(0, 5, 3), (4, 0, 3), (3, 5, 0), (1, 1, 1), (2, 3, 5), (7, 13, 11), (13, 17, 37),
           (1, 97, 131), (1, 300, 260), (5, 31, 16), (33, 64, 10), (100, 50, 3), (61, 257, 67),
-          (37, 300, 530), (131, 41, 29)]
+          (37, 300, 530), (131, 41, 29), (61, 1031, 67)]
 ACTS = [None, "relu", ("leaky_relu", 0.1), "sigmoid", "tanh"]
 
 
@@ -41,7 +41,7 @@ def test_matches_ref_all_shapes(isa, rng, dtype, ta, tb):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
 def test_epilogue_bias_act_beta(isa, rng, dtype, act):
-    flags_a, flags_b = [0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0], [0, 0, 1, 1] * 3
+    flags_a, flags_b = [0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0, 0], [0, 0, 1, 1] * 3 + [1]
     for (m, k, n), ta, tb in zip(SHAPES[3:], flags_a, flags_b):
         a, b = operands(rng, m, k, n, ta, tb, dtype)
         bias = rng.standard_normal(n).astype(dtype)
