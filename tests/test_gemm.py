@@ -148,15 +148,16 @@ def test_bit_identical_across_threads(isa, threads, rng, dtype):
 
 
 @pytest.mark.parametrize("ws_limit", [0, 1, 20000, "one_thread"])
-def test_small_or_missing_workspace_falls_back(isa, threads, rng, ws_limit):
-    a, b = operands(rng, 150, 300, 200, 0, 1, np.float32)
+@pytest.mark.parametrize("m,n,tb", [(150, 200, 1), (1500, 10, 0)])
+def test_small_or_missing_workspace_falls_back(isa, threads, rng, ws_limit, m, n, tb):
+    a, b = operands(rng, m, 300, n, 0, tb, np.float32)
     threads(1)
-    single = ops.matmul(a, b, trans_b=True)
+    single = ops.matmul(a, b, trans_b=tb)
     if ws_limit == "one_thread":  # sized for 1 thread: 3 threads must not overrun it
-        ws_limit = _gemm.workspace_bytes(np.float32, 150, 200, 300, 1)
+        ws_limit = _gemm.workspace_bytes(np.float32, m, n, 300, 1)
     threads(3)
-    got = _gemm._matmul(a, b, trans_b=True, ws_limit=ws_limit)
-    assert_close(got, _ref.matmul(a, b, trans_b=True), 300, np.float32)
+    got = _gemm._matmul(a, b, trans_b=tb, ws_limit=ws_limit)
+    assert_close(got, _ref.matmul(a, b, trans_b=tb), 300, np.float32)
     if ws_limit > 20000:
         np.testing.assert_array_equal(got, single)
 
