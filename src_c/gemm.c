@@ -21,7 +21,9 @@
 #define FNN_GEMM_ALIGN 64
 #define FNN_GEMM_NARROW 16          /* n up to this takes the narrow paths */
 #define FNN_GEMM_DOT_KMIN 32        /* dot kernels need k to fill their lanes */
-#define FNN_GEMM_ROWS_M 4           /* batches up to this stream B by rows (gemv_rows) */
+#define FNN_GEMM_ROWS_M 3           /* batches up to this stream B by rows (gemv_rows): at
+                                     * m = 4 two threads on 2-row tiles beat it */
+#define FNN_GEMM_ROWS_MT_BYTES (4 << 20) /* B bytes from which gemv_rows splits columns */
 
 static int fnn_thread_num(void)
 {

@@ -314,22 +314,39 @@ static void FN(gemm_narrow)(FN(gemm_args) *g, FN(ukr_fn) const *half, T *ws, siz
     FN(gemm_direct)(g, nt);
 }
 
+typedef void (*FN(rows_fn))(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
+                            ptrdiff_t, const T *, ptrdiff_t, T, T *, ptrdiff_t);
+
+/* The row kernel on column chunks, one vector wide multiples, split over nt threads: each
+ * element's sum is the same whatever chunk holds it */
+static void FN(gemv_cols)(const FN(gemm_args) *g, FN(rows_fn) rows, int nt)
+{
+    ptrdiff_t w = 64 / (ptrdiff_t)sizeof(T), step = FNN_CDIV(FNN_CDIV(g->n, nt), w) * w, j, i;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (j = 0; j < g->n; j += step) {
+        ptrdiff_t nj = FNN_MIN(step, g->n - j);
+        rows(g->m, g->k, nj, g->alpha, g->a, g->ta ? 1 : g->lda, g->ta ? g->lda : 1,
+             g->b + j, g->ldb, g->beta, g->c + j, g->ldc);
+        for (i = 0; g->epi && i < g->m; ++i)
+            FN(epilogue)(g, g->c + i * g->ldc + j, i, j, 1, nj);
+    }
+}
+
 /* Batch 1 to FNN_GEMM_ROWS_M (op(B) = B): the ISA's kernel streaming B by rows, else for
- * m = 1 the 1 x tile_nr tiles; 0 when neither fits and the general paths take it */
-static int FN(gemv)(FN(gemm_args) *g,
-                    void (*rows)(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
-                                 ptrdiff_t, const T *, ptrdiff_t, T, T *, ptrdiff_t),
-                    FN(ukr_fn) const *tile, int tile_nr)
+ * m = 1 the 1 x tile_nr tiles; 0 when neither fits and the general paths take it. With
+ * several rows of C or B 4 KiB apart, the row kernel's streams would share an L1 set.
+ * Threads split the columns only for a B past the L2s: for 784 x 512 float32 two
+ * threads' half rows ran slower than one thread's whole rows (3 rows: 30 -> 40 us). */
+static int FN(gemv)(FN(gemm_args) *g, FN(rows_fn) rows, FN(ukr_fn) const *tile, int tile_nr)
 {
     static const int one_row[2] = {1, 0};
-    ptrdiff_t i;
-    if (rows && g->n > FNN_GEMM_NARROW && g->m <= FNN_GEMM_ROWS_M) {
-        rows(g->m, g->k, g->n, g->alpha, g->a, g->ta ? 1 : g->lda, g->ta ? g->lda : 1, g->b,
-             g->ldb, g->beta, g->c, g->ldc);
-        for (i = 0; g->epi && i < g->m; ++i) FN(epilogue)(g, g->c + i * g->ldc, i, 0, 1, g->n);
+    if (rows && g->n > FNN_GEMM_NARROW && g->m <= FNN_GEMM_ROWS_M &&
+        (g->m == 1 || (g->ldc * sizeof(T) % 4096 != 0 && g->ldb * sizeof(T) % 4096 != 0))) {
+        FN(gemv_cols)(g, rows, (double)g->k * g->n * sizeof(T) < FNN_GEMM_ROWS_MT_BYTES
+                                   ? 1 : gemm_threads(g->m, g->n, g->k, 0, 0));
         return 1;
     }
-    if (rows || g->m > 1 || g->n < tile_nr) return 0;
+    if (g->m > 1 || g->n < tile_nr) return 0;
     g->mr = 1, g->nr = tile_nr, g->ukr = tile, g->rows = one_row;
     FN(gemm_direct)(g, 1);
     return 1;

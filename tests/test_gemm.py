@@ -103,7 +103,7 @@ def test_narrow_outputs(isa, rng, dtype, ta, tb):
 @pytest.mark.parametrize("ta", [0, 1])
 @pytest.mark.parametrize("m", [1, 2, 3, 4, 5])
 def test_small_batch_by_rows_of_b(isa, rng, dtype, ta, m):
-    """m <= 4 streams B by rows: k tails of the row passes, and B starting anywhere in a
+    """m <= 3 streams B by rows: k tails of the row passes, and B starting anywhere in a
     cache line (the column peel), with the epilogue"""
     for k, n, off in [(1, 17, 0), (7, 33, 1), (8, 100, 3), (9, 64, 5), (300, 131, 2),
                       (784, 512, 4)]:
@@ -134,7 +134,8 @@ def test_beta_zero_ignores_nan_and_k_zero(isa, rng, dtype):
 def test_bit_identical_across_threads(isa, threads, rng, dtype):
     # all above the 2^20 multiply-add threshold under which one thread is used
     for m, k, n, ta, tb in [(203, 530, 300, 0, 0), (64, 300, 520, 1, 0), (30, 700, 77, 0, 1),
-                            (31, 900, 77, 0, 0), (1500, 300, 9, 0, 0), (900, 150, 13, 0, 0)]:
+                            (31, 900, 77, 0, 0), (1500, 300, 9, 0, 0), (900, 150, 13, 0, 0),
+                            (1, 1100, 1000, 0, 0), (3, 1100, 1000, 1, 0)]:
         a, b = operands(rng, m, k, n, ta, tb, dtype)
         bias = rng.standard_normal(n).astype(dtype)
         results = []
