@@ -60,7 +60,7 @@ static const fnn_ktable table_avx512 = {
                   fnn_dgemm_ukr_avx512_8x16, fnn_dgemm_ukr_avx512_4x16,
                   fnn_dgemm_ukr_avx512_2x16, fnn_dgemm_ukr_avx512_1x16},
     .s_rows = {12, 10, 8, 4, 2, 1}, .d_rows = {12, 10, 8, 4, 2, 1},
-    .s_nr = 32, .s_kc = 256, .s_nc = 512,
+    .s_nr = 32, .s_kc = 512, .s_nc = 512, /* kc 512: 12x512 A panel (24 KiB) still in L1 */
     .d_nr = 16, .d_kc = 192, .d_nc = 256,
     .sgemv_ukr = fnn_sgemm_ukr_avx512_1x128, .dgemv_ukr = fnn_dgemm_ukr_avx512_1x64,
     .s_gemv_nr = 128, .d_gemv_nr = 64,

@@ -19,10 +19,11 @@
 #define FNN_GEMM_MT_MIN (1 << 20)   /* m*n*k below this (~20 us) runs on one thread: a fork
                                      * and join costs more than it saves */
 #define FNN_GEMM_ALIGN 64
-#define FNN_GEMV_MT_BYTES (512 << 10) /* batch <= 4 threads its GEMV from this size of B */
 #define FNN_GEMM_NARROW 16          /* n up to this takes the narrow paths */
 #define FNN_GEMM_DOT_KMIN 32        /* dot kernels need k to fill their lanes */
-#define FNN_GEMM_ROWS_M 4           /* batches up to this stream B by rows (gemv_rows) */
+#define FNN_GEMM_ROWS_M 3           /* batches up to this stream B by rows (gemv_rows): at
+                                     * m = 4 two threads on 2-row tiles beat it */
+#define FNN_GEMM_ROWS_MT_BYTES (4 << 20) /* B bytes from which gemv_rows splits columns */
 
 static int fnn_thread_num(void)
 {
@@ -105,12 +106,12 @@ static int gemm_threads(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t spare, siz
         (g).nb = (g).n;                                                                       \
     } while (0)
 
-/* Threads for a small-batch GEMV streaming b_bytes of B: below ~512 KiB (L2-sized, a few
- * microseconds) a fork and join costs about what a second core saves */
+/* Threads for a small-batch GEMV streaming b_bytes of B: all of them from
+ * FNN_GEMM_ROWS_MT_BYTES, where B is past the L2s and each core streams half of it */
 static int gemv_threads(size_t b_bytes)
 {
 #ifdef _OPENMP
-    if (b_bytes >= FNN_GEMV_MT_BYTES && !omp_in_parallel()) return omp_get_max_threads();
+    if (b_bytes >= FNN_GEMM_ROWS_MT_BYTES && !omp_in_parallel()) return omp_get_max_threads();
 #endif
     (void)b_bytes;
     return 1;

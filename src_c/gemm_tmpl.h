@@ -334,45 +334,44 @@ static void FN(gemm_narrow)(FN(gemm_args) *g, FN(ukr_fn) const *half, T *ws, siz
     FN(gemm_direct)(g, nt);
 }
 
-typedef void (*FN(gemv_rows_fn))(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
-                                  ptrdiff_t, const T *, ptrdiff_t, T, T *, ptrdiff_t);
+typedef void (*FN(rows_fn))(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdiff_t,
+                            ptrdiff_t, const T *, ptrdiff_t, T, T *, ptrdiff_t);
 
-/* Columns [j0, j1) of the row-streaming kernel, then their epilogue */
-static void FN(gemv_cols)(const FN(gemm_args) *g, FN(gemv_rows_fn) rows, ptrdiff_t j0,
-                          ptrdiff_t j1)
+/* The row kernel on columns [j, j + nj), then their epilogue */
+static void FN(gemv_chunk)(const FN(gemm_args) *g, FN(rows_fn) rows, ptrdiff_t j, ptrdiff_t nj)
 {
     ptrdiff_t i;
-    if (j1 <= j0) return;
-    rows(g->m, g->k, j1 - j0, g->alpha, g->a, g->ta ? 1 : g->lda, g->ta ? g->lda : 1,
-         g->b + j0, g->ldb, g->beta, g->c + j0, g->ldc);
-    for (i = 0; g->epi && i < g->m; ++i)
-        FN(epilogue)(g, g->c + i * g->ldc + j0, i, j0, 1, j1 - j0);
+    rows(g->m, g->k, nj, g->alpha, g->a, g->ta ? 1 : g->lda, g->ta ? g->lda : 1, g->b + j,
+         g->ldb, g->beta, g->c + j, g->ldc);
+    for (i = 0; g->epi && i < g->m; ++i) FN(epilogue)(g, g->c + i * g->ldc + j, i, j, 1, nj);
+}
+
+/* The row kernel on column chunks, one vector wide multiples, split over nt threads: each
+ * element's sum is the same whatever chunk holds it. One thread stays out of OpenMP. */
+static void FN(gemv_cols)(const FN(gemm_args) *g, FN(rows_fn) rows, int nt)
+{
+    ptrdiff_t w = 64 / (ptrdiff_t)sizeof(T), step = FNN_CDIV(FNN_CDIV(g->n, nt), w) * w, j;
+    if (nt <= 1) {
+        FN(gemv_chunk)(g, rows, 0, g->n);
+        return;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (j = 0; j < g->n; j += step) FN(gemv_chunk)(g, rows, j, FNN_MIN(step, g->n - j));
 }
 
 /* Batch 1 to FNN_GEMM_ROWS_M (op(B) = B): the ISA's kernel streaming B by rows, else for
- * m = 1 the 1 x tile_nr tiles; 0 when neither fits and the general paths take it. A B of
- * FNN_GEMV_MT_BYTES or more is split into column slices (64-byte multiples) among the
- * threads, which computes every output exactly as one thread would. */
-static int FN(gemv)(FN(gemm_args) *g, FN(gemv_rows_fn) rows, FN(ukr_fn) const *tile,
-                    int tile_nr)
+ * m = 1 the 1 x tile_nr tiles; 0 when neither fits and the general paths take it. With
+ * several rows of C or B 4 KiB apart, the row kernel's streams would share an L1 set.
+ * Threads split the columns only for a B past the L2s (gemv_threads in gemm.c). */
+static int FN(gemv)(FN(gemm_args) *g, FN(rows_fn) rows, FN(ukr_fn) const *tile, int tile_nr)
 {
     static const int one_row[2] = {1, 0};
-    if (rows && g->n > FNN_GEMM_NARROW && g->m <= FNN_GEMM_ROWS_M) {
-        int nt = gemv_threads((size_t)g->k * (size_t)g->n * sizeof(T));
-        if (nt <= 1) {
-            FN(gemv_cols)(g, rows, 0, g->n);
-            return 1;
-        }
-#pragma omp parallel num_threads(nt)
-        {
-            const ptrdiff_t lane = 64 / (ptrdiff_t)sizeof(T);
-            ptrdiff_t per = FNN_CDIV(FNN_CDIV(g->n, fnn_num_threads()), lane) * lane;
-            ptrdiff_t j0 = FNN_MIN(g->n, per * fnn_thread_num());
-            FN(gemv_cols)(g, rows, j0, FNN_MIN(g->n, j0 + per));
-        }
+    if (rows && g->n > FNN_GEMM_NARROW && g->m <= FNN_GEMM_ROWS_M &&
+        (g->m == 1 || (g->ldc * sizeof(T) % 4096 != 0 && g->ldb * sizeof(T) % 4096 != 0))) {
+        FN(gemv_cols)(g, rows, gemv_threads((size_t)g->k * (size_t)g->n * sizeof(T)));
         return 1;
     }
-    if (rows || g->m > 1 || g->n < tile_nr) return 0;
+    if (g->m > 1 || g->n < tile_nr) return 0;
     g->mr = 1, g->nr = tile_nr, g->ukr = tile, g->rows = one_row;
     FN(gemm_direct)(g, 1);
     return 1;

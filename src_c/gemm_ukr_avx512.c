@@ -104,15 +104,15 @@ FNN_DOT_STORE_512(fnn_dot_store_pd, double, __m512d, 8, 3, fnn_fold_pd, __mmask8
                   _mm512_permutex2var_pd, _mm512_set1_pd, _mm512_mul_pd, _mm512_fmadd_pd,
                   _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd)
 
-/* the k tail: `rem` (< W) leading elements, the rest zero and never read */
+/* `rem` (<= W) leading elements, the rest zero and never read */
 #define FNN_MZ_PS(ptr) _mm512_maskz_loadu_ps((__mmask16)((1u << rem) - 1), ptr)
 #define FNN_MZ_PD(ptr) _mm512_maskz_loadu_pd((__mmask8)((1u << rem) - 1), ptr)
 #define FNN_SDOT512(MR, NJ) FNN_DOT_VEC(fnn_sgemm_dot_avx512_##MR##x##NJ, float, __m512, MR, NJ, \
-                                        16, _mm512_loadu_ps, FNN_MZ_PS, _mm512_fmadd_ps,     \
-                                        _mm512_setzero_ps, fnn_dot_store_ps)
+                                        16, FNN_MZ_PS, _mm512_fmadd_ps, _mm512_setzero_ps,   \
+                                        fnn_dot_store_ps)
 #define FNN_DDOT512(MR, NJ) FNN_DOT_VEC(fnn_dgemm_dot_avx512_##MR##x##NJ, double, __m512d, MR,  \
-                                        NJ, 8, _mm512_loadu_pd, FNN_MZ_PD, _mm512_fmadd_pd,  \
-                                        _mm512_setzero_pd, fnn_dot_store_pd)
+                                        NJ, 8, FNN_MZ_PD, _mm512_fmadd_pd, _mm512_setzero_pd, \
+                                        fnn_dot_store_pd)
 
 /* C[MRxNJ] := alpha * A[MRxk] . Bt[NJxk]^T + beta * C, vectors along k (n <= 16) */
 FNN_SDOT512(4, 5) FNN_SDOT512(4, 4) FNN_SDOT512(4, 3) FNN_SDOT512(4, 2) FNN_SDOT512(4, 1)

@@ -9,10 +9,10 @@ pytestmark = pytest.mark.kernels
 DTYPES = [np.float32, np.float64]
 EPS = {np.float32: 2e-6, np.float64: 1e-14}
 # (m, k, n): zeros, ones, primes, skinny, and sizes past every MR/NR (<= 12/32) and
-# KC/NC block (<= 256/512) of every ISA, none a multiple of a tile
+# KC/NC block (<= 512/512) of every ISA, none a multiple of a tile
 SHAPES = [(0, 5, 3), (4, 0, 3), (3, 5, 0), (1, 1, 1), (2, 3, 5), (7, 13, 11), (13, 17, 37),
           (1, 97, 131), (1, 300, 260), (5, 31, 16), (33, 64, 10), (100, 50, 3), (61, 257, 67),
-          (37, 300, 530), (131, 41, 29)]
+          (37, 300, 530), (131, 41, 29), (61, 1031, 67)]
 ACTS = [None, "relu", ("leaky_relu", 0.1), "sigmoid", "tanh"]
 
 
@@ -41,7 +41,7 @@ def test_matches_ref_all_shapes(isa, rng, dtype, ta, tb):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
 def test_epilogue_bias_act_beta(isa, rng, dtype, act):
-    flags_a, flags_b = [0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0], [0, 0, 1, 1] * 3
+    flags_a, flags_b = [0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0, 0], [0, 0, 1, 1] * 3 + [1]
     for (m, k, n), ta, tb in zip(SHAPES[3:], flags_a, flags_b):
         a, b = operands(rng, m, k, n, ta, tb, dtype)
         bias = rng.standard_normal(n).astype(dtype)
@@ -103,7 +103,7 @@ def test_narrow_outputs(isa, rng, dtype, ta, tb):
 @pytest.mark.parametrize("ta", [0, 1])
 @pytest.mark.parametrize("m", [1, 2, 3, 4, 5])
 def test_small_batch_by_rows_of_b(isa, rng, dtype, ta, m):
-    """m <= 4 streams B by rows: k tails of the row passes, and B starting anywhere in a
+    """m <= 3 streams B by rows: k tails of the row passes, and B starting anywhere in a
     cache line (the column peel), with the epilogue"""
     for k, n, off in [(1, 17, 0), (7, 33, 1), (8, 100, 3), (9, 64, 5), (300, 131, 2),
                       (784, 512, 4)]:
@@ -135,8 +135,8 @@ def test_bit_identical_across_threads(isa, threads, rng, dtype):
     # all above the 2^20 multiply-add threshold under which one thread is used
     for m, k, n, ta, tb in [(203, 530, 300, 0, 0), (64, 300, 520, 1, 0), (30, 700, 77, 0, 1),
                             (31, 900, 77, 0, 0), (1500, 300, 9, 0, 0), (900, 150, 13, 0, 0),
-                            # batch <= 4 with a B over 512 KiB: its columns split among threads
-                            (1, 784, 517, 0, 0), (1, 1030, 300, 1, 0), (3, 600, 301, 0, 0)]:
+                            # batch <= 3 with a B past 4 MiB: its columns split among threads
+                            (1, 1100, 1000, 0, 0), (3, 1100, 1000, 1, 0), (1, 1030, 1100, 1, 0)]:
         a, b = operands(rng, m, k, n, ta, tb, dtype)
         bias = rng.standard_normal(n).astype(dtype)
         results = []
@@ -150,15 +150,16 @@ def test_bit_identical_across_threads(isa, threads, rng, dtype):
 
 
 @pytest.mark.parametrize("ws_limit", [0, 1, 20000, "one_thread"])
-def test_small_or_missing_workspace_falls_back(isa, threads, rng, ws_limit):
-    a, b = operands(rng, 150, 300, 200, 0, 1, np.float32)
+@pytest.mark.parametrize("m,n,tb", [(150, 200, 1), (1500, 10, 0)])
+def test_small_or_missing_workspace_falls_back(isa, threads, rng, ws_limit, m, n, tb):
+    a, b = operands(rng, m, 300, n, 0, tb, np.float32)
     threads(1)
-    single = ops.matmul(a, b, trans_b=True)
+    single = ops.matmul(a, b, trans_b=tb)
     if ws_limit == "one_thread":  # sized for 1 thread: 3 threads must not overrun it
-        ws_limit = _gemm.workspace_bytes(np.float32, 150, 200, 300, 1)
+        ws_limit = _gemm.workspace_bytes(np.float32, m, n, 300, 1)
     threads(3)
-    got = _gemm._matmul(a, b, trans_b=True, ws_limit=ws_limit)
-    assert_close(got, _ref.matmul(a, b, trans_b=True), 300, np.float32)
+    got = _gemm._matmul(a, b, trans_b=tb, ws_limit=ws_limit)
+    assert_close(got, _ref.matmul(a, b, trans_b=tb), 300, np.float32)
     if ws_limit > 20000:
         np.testing.assert_array_equal(got, single)
 
