@@ -362,7 +362,7 @@ static void FN(gemv_cols)(const FN(gemm_args) *g, FN(rows_fn) rows, int nt)
 /* Batch 1 to FNN_GEMM_ROWS_M (op(B) = B): the ISA's kernel streaming B by rows, else for
  * m = 1 the 1 x tile_nr tiles; 0 when neither fits and the general paths take it. With
  * several rows of C or B 4 KiB apart, the row kernel's streams would share an L1 set.
- * Threads split the columns only for a B past the L2s (gemv_threads in gemm.c). */
+ * Threads split the columns of a B of 512 KiB or more (gemv_threads in gemm.c). */
 static int FN(gemv)(FN(gemm_args) *g, FN(rows_fn) rows, FN(ukr_fn) const *tile, int tile_nr)
 {
     static const int one_row[2] = {1, 0};
