@@ -135,7 +135,7 @@ def test_bit_identical_across_threads(isa, threads, rng, dtype):
     # all above the 2^20 multiply-add threshold under which one thread is used
     for m, k, n, ta, tb in [(203, 530, 300, 0, 0), (64, 300, 520, 1, 0), (30, 700, 77, 0, 1),
                             (31, 900, 77, 0, 0), (1500, 300, 9, 0, 0), (900, 150, 13, 0, 0),
-                            # batch <= 3 with a B of 512 KiB or more: its columns split among threads
+                            # batch <= 3, B of 512 KiB or more: its columns split among threads
                             (1, 784, 517, 0, 0), (3, 600, 301, 0, 0),
                             (1, 1100, 1000, 0, 0), (3, 1100, 1000, 1, 0), (1, 1030, 1100, 1, 0)]:
         a, b = operands(rng, m, k, n, ta, tb, dtype)
