@@ -30,6 +30,11 @@ def allow_nonfinite(allow=True):
         _ALLOW_NONFINITE.reset(token)
 
 
+def nonfinite_allowed():
+    """True inside ``allow_nonfinite()``."""
+    return _ALLOW_NONFINITE.get()
+
+
 def finite(name, a):
     """Raise ValueError naming ``name`` if ``a`` holds NaN or inf (unless allowed)."""
     if _ALLOW_NONFINITE.get() or a.size == 0:

@@ -215,3 +215,43 @@ def test_leaky_relu_default_slope_and_exports():
     np.testing.assert_array_equal(ops.matmul(x, np.eye(2), activation="leaky_relu"),
                                   [[-0.02, 3.0]])
     assert "matmul" in ops.__all__ and "matmul" in _ref.__all__
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "sigmoid", "tanh", ("leaky_relu", 0.1)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_operands_raise_naming_them(isa, rng, activation, bad):
+    """ops.matmul checks z (or its scratch preact) instead of scanning the operands: a NaN
+    or inf in a or b must still be found, whatever the activation hides (relu(NaN) = 0)."""
+    shapes = [(1, 784, 517, 0, 0), (2, 50, 40, 0, 0), (128, 256, 10, 0, 0), (40, 30, 20, 1, 0),
+              (30, 40, 9, 0, 1), (7, 5, 3, 1, 1)]
+    for m, k, n, ta, tb in shapes:
+        for name in ("a", "b"):
+            a, b = operands(rng, m, k, n, ta, tb, np.float32)
+            x = a if name == "a" else b
+            x.flat[rng.integers(x.size)] = bad
+            with pytest.raises(ValueError, match=f"^{name} contains"):
+                ops.matmul(a, b, trans_a=ta, trans_b=tb, activation=activation,
+                           bias=np.zeros(n, np.float32))
+            with pytest.raises(ValueError, match=f"^{name} contains"):
+                ops.matmul(a, b, trans_a=ta, trans_b=tb, activation=activation,
+                           dact_y=np.zeros((m, n), np.float32))
+            with ops.allow_nonfinite():
+                z = ops.matmul(a, b, trans_a=ta, trans_b=tb)
+            assert not np.isfinite(z).all()
+
+
+def test_nonfinite_bias_out_and_overflow(rng):
+    a, b = operands(rng, 6, 8, 5, 0, 0, np.float32)
+    with pytest.raises(ValueError, match="^bias contains"):
+        ops.matmul(a, b, bias=np.array([0, 0, np.nan, 0, 0], np.float32))
+    c = np.zeros((6, 5), np.float32)
+    c[2, 3] = np.inf
+    with pytest.raises(ValueError, match="^out contains"):
+        ops.matmul(a, b, beta=1.0, out=c)
+    big = np.full((2, 3), 3e38, np.float32)          # finite operands that overflow: no error
+    assert np.isinf(ops.matmul(big, big, trans_b=True)).all()
+    assert np.isfinite(ops.matmul(a, b, alpha=0.0)).all()
+    bad = a.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="^a contains"):   # alpha = 0 skips the product
+        ops.matmul(bad, b, alpha=0.0)

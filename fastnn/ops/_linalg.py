@@ -39,9 +39,42 @@ def matmul(a, b, *, trans_a=False, trans_b=False, bias=None, activation=None, al
     -------
     out : ndarray, shape (m, n)
     """
-    for name, arr in (("a", a), ("b", b), ("bias", bias)):
-        if isinstance(arr, np.ndarray) and arr.dtype.kind == "f":
-            _c.finite(name, arr)
-    return _gemm.matmul(a, b, trans_a=trans_a, trans_b=trans_b, bias=bias,
-                        activation=activation, alpha=alpha, beta=beta, out=out,
-                        preact=preact, dact_y=dact_y)
+    if _c.nonfinite_allowed():
+        return _gemm.matmul(a, b, trans_a=trans_a, trans_b=trans_b, bias=bias,
+                            activation=activation, alpha=alpha, beta=beta, out=out,
+                            preact=preact, dact_y=dact_y)
+    for name, arr in (("bias", bias), ("out", out if beta != 0 else None)):
+        if arr is not None:
+            _c.finite(name, np.asarray(arr))
+    # NaN or inf anywhere in a or b reaches z = alpha op(a) op(b) + ...: a NaN spreads
+    # along its row or column and inf * x is inf or (x = 0) NaN. So rather than scan the
+    # operands, which costs as much as a small GEMM, check z (m x n) and scan them only to
+    # name the culprit. z is out itself without an activation; with one it is preact,
+    # into a scratch array when the caller passed none (relu(NaN) would read as 0).
+    z_out = preact is None and dact_y is None and activation in (None, "identity")
+    if preact is None and not z_out:
+        preact = _scratch_preact(a, b, trans_a, trans_b)
+    res = _gemm.matmul(a, b, trans_a=trans_a, trans_b=trans_b, bias=bias,
+                       activation=activation, alpha=alpha, beta=beta, out=out,
+                       preact=preact, dact_y=dact_y)
+    z = res if z_out else preact
+    if z is None or z.size == 0 or alpha == 0 or not _finite_sum(z):
+        for name, arr in (("a", a), ("b", b)):   # (a finite z may also have overflowed)
+            _c.finite(name, np.asarray(arr))
+    return res
+
+
+def _finite_sum(z):
+    """Whether sum(z) is finite: false for any NaN or inf in z (and for an overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.add.reduce(z, axis=None)))
+
+
+def _scratch_preact(a, b, trans_a, trans_b):
+    """An uninitialised (m, n) array for z, or None if a and b are not float matrices
+    (then the kernel's own checks raise, or the operands get scanned)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim != 2 or b.ndim != 2 or a.dtype.kind != "f":
+        return None
+    return np.empty((a.shape[1] if trans_a else a.shape[0],
+                     b.shape[0] if trans_b else b.shape[1]), a.dtype)
