@@ -2,9 +2,9 @@
 from cython cimport floating
 
 from fastnn._kernels cimport (
-    fnn_dbias_grad, fnn_dclip_norm, fnn_dclip_value, fnn_dl1_penalty, fnn_dl2_penalty,
+    fnn_dall_finite, fnn_dbias_grad, fnn_dclip_norm, fnn_dclip_value, fnn_dl1_penalty, fnn_dl2_penalty,
     fnn_dmul, fnn_dsum_sq, fnn_sbias_grad, fnn_sclip_norm, fnn_sclip_value, fnn_sl1_penalty,
-    fnn_sl2_penalty, fnn_smul, fnn_ssum_sq,
+    fnn_sall_finite, fnn_sl2_penalty, fnn_smul, fnn_ssum_sq,
 )
 
 include "_isa.pxi"
@@ -30,6 +30,19 @@ def bias_grad(const floating[::1] dy, floating[::1] db, size_t n, size_t k, bint
             fnn_sbias_grad(&dy[0], &db[0], n, k, accumulate)
         else:
             fnn_dbias_grad(&dy[0], &db[0], n, k, accumulate)
+
+
+def all_finite(const floating[::1] x):
+    """True when no x_i is NaN or +-inf"""
+    cdef int ok = 1
+    if x.shape[0] == 0:
+        return True
+    with nogil:
+        if floating is float:
+            ok = fnn_sall_finite(&x[0], x.shape[0])
+        else:
+            ok = fnn_dall_finite(&x[0], x.shape[0])
+    return ok != 0
 
 
 def sum_sq(const floating[::1] x):

@@ -267,6 +267,8 @@ double fnn_dsoftmax_xent(const double *logits, const int64_t *labels, const doub
  * ---------------------------------------------------------------------------- */
 void fnn_sbias_grad(const float *dy, float *db, size_t n, size_t k, int accumulate);
 void fnn_dbias_grad(const double *dy, double *db, size_t n, size_t k, int accumulate);
+int fnn_sall_finite(const float *x, size_t n);
+int fnn_dall_finite(const double *x, size_t n);
 double fnn_ssum_sq(const float *x, size_t n);
 double fnn_dsum_sq(const double *x, size_t n);
 double fnn_sgrad_norm(const float *g, size_t n);

@@ -42,6 +42,14 @@ void FN(bias_grad)(const T *dy, T *db, size_t n, size_t k, int accumulate)
     });
 }
 
+/* 1 when every x_i is finite: x - x is 0 for finite x and NaN for NaN or +-inf */
+int FN(all_finite)(const T *x, size_t n)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; ++i) bad |= (x[i] - x[i]) != 0;
+    return !bad;
+}
+
 /* sum_i x_i^2 */
 double FN(sum_sq)(const T *x, size_t n)
 {

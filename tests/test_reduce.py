@@ -96,3 +96,18 @@ def test_validation():
         ops.bias_grad(g)
     with pytest.raises(ValueError, match="accumulate"):
         ops.bias_grad(np.ones((2, 2)), accumulate=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_finds_every_nonfinite_position(dtype, rng):
+    from fastnn import _reduce
+    for n in (0, 1, 7, 16, 33, 1000):
+        x = rng.standard_normal(n).astype(dtype)
+        assert _reduce.all_finite(x)
+        for bad in (np.nan, np.inf, -np.inf):
+            for i in {0, n // 2, n - 1} if n else ():
+                y = x.copy()
+                y[i] = bad
+                assert not _reduce.all_finite(y), (n, i, bad)
+    big = np.full(5, np.finfo(dtype).max, dtype)     # finite extremes are finite
+    assert _reduce.all_finite(big) and _reduce.all_finite(-big)
