@@ -321,10 +321,10 @@ typedef void (*FN(rows_fn))(ptrdiff_t, ptrdiff_t, ptrdiff_t, T, const T *, ptrdi
  * element's sum is the same whatever chunk holds it */
 static void FN(gemv_cols)(const FN(gemm_args) *g, FN(rows_fn) rows, int nt)
 {
-    ptrdiff_t w = 64 / (ptrdiff_t)sizeof(T), step = FNN_CDIV(FNN_CDIV(g->n, nt), w) * w, j, i;
+    ptrdiff_t w = 64 / (ptrdiff_t)sizeof(T), step = FNN_CDIV(FNN_CDIV(g->n, nt), w) * w, j;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (j = 0; j < g->n; j += step) {
-        ptrdiff_t nj = FNN_MIN(step, g->n - j);
+        ptrdiff_t nj = FNN_MIN(step, g->n - j), i;
         rows(g->m, g->k, nj, g->alpha, g->a, g->ta ? 1 : g->lda, g->ta ? g->lda : 1,
              g->b + j, g->ldb, g->beta, g->c + j, g->ldc);
         for (i = 0; g->epi && i < g->m; ++i)
