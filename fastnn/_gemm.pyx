@@ -11,11 +11,14 @@ import threading
 
 import numpy as np
 
+from fastnn import _checks
+
 cimport numpy as cnp
 
 from fastnn._kernels cimport (
     FNN_ACT_IDENTITY, FNN_ACT_LEAKY_RELU, FNN_ACT_RELU, FNN_ACT_SIGMOID, FNN_ACT_TANH,
-    fnn_dgemm, fnn_epilogue, fnn_gemm_ws_bytes, fnn_get_max_threads, fnn_sgemm,
+    fnn_dall_finite, fnn_dgemm, fnn_epilogue, fnn_gemm_ws_bytes, fnn_get_max_threads,
+    fnn_sall_finite, fnn_sgemm,
 )
 
 cnp.import_array()
@@ -190,8 +193,33 @@ cdef int _set_epilogue(fnn_epilogue *epi, activation, bias, preact, dact_y, cnp.
     return 0
 
 
+cdef bint _finite_rows(void *p, cnp.npy_intp rows, cnp.npy_intp cols, ptrdiff_t ld,
+                       int typenum) noexcept nogil:
+    """Whether a rows x cols block (row stride ld elements) holds no NaN or inf."""
+    cdef cnp.npy_intp i
+    if ld == cols:
+        cols, rows = cols * rows, 1
+    for i in range(rows):
+        if typenum == cnp.NPY_FLOAT32:
+            if not fnn_sall_finite(<float *>p + i * ld, cols):
+                return 0
+        elif not fnn_dall_finite(<double *>p + i * ld, cols):
+            return 0
+    return 1
+
+
 cdef _gemm(a, b, bint ta, bint tb, bias, activation, double alpha, double beta, out,
-           preact, dact_y, Py_ssize_t ws_limit):
+           preact, dact_y, Py_ssize_t ws_limit, bint check):
+    """The GEMM; with ``check``, NaN/inf in a, b, bias or (beta != 0) out raise ValueError.
+
+    A NaN or inf anywhere in a or b reaches z = alpha op(a) op(b) + beta C + bias: a NaN
+    spreads along its row or column and inf * x is inf or (x = 0) NaN. So rather than
+    scan the operands, which costs as much as a small GEMM, this checks z (m x n) after
+    the call and scans a and b only to name the culprit (or when z says nothing: alpha
+    == 0, an empty z, or a finite z that overflowed). z is C itself without an
+    epilogue; with an activation it is preact, into a scratch array if the caller passed
+    none (relu(NaN) would read as 0).
+    """
     cdef fnn_epilogue epi
     cdef fnn_epilogue *pe = NULL
     cdef cnp.ndarray A = _matrix(a, "a", -1)
@@ -228,10 +256,17 @@ cdef _gemm(a, b, bint ta, bint tb, bias, activation, double alpha, double beta, 
         _no_overlap(C, "out", A, "a")
         _no_overlap(C, "out", B, "b")
     ldc = _row_stride(C, "out")
+    if check and beta != 0 and not _finite_rows(cnp.PyArray_DATA(C), m, n, ldc, typenum):
+        _checks.finite("out", C)
+    if check and preact is None and (dact_y is not None or activation not in (None, "identity")):
+        dims[0], dims[1] = m, n
+        preact = cnp.PyArray_EMPTY(2, dims, typenum, 0)
     if activation is not None or bias is not None or preact is not None or dact_y is not None:
         _set_epilogue(&epi, activation, bias, preact, dact_y, C, A, B, m, n, typenum)
         if epi.act != FNN_ACT_IDENTITY or epi.bias or epi.preact or epi.dact_y:
             pe = &epi
+        if check and epi.bias and not _finite_rows(epi.bias, 1, n, n, typenum):
+            _checks.finite("bias", np.asarray(bias))
     ws_bytes = fnn_gemm_ws_bytes(cnp.PyArray_ITEMSIZE(A), m, n, k, fnn_get_max_threads())
     if ws_limit >= 0:
         ws_bytes = min(ws_bytes, <size_t>ws_limit)
@@ -244,13 +279,52 @@ cdef _gemm(a, b, bint ta, bint tb, bias, activation, double alpha, double beta, 
         else:
             fnn_dgemm(ta, tb, m, n, k, alpha, <double *>pa, lda, <double *>pb, ldb, beta,
                       <double *>pc, ldc, pe, ws, ws_bytes)
+    if check:
+        if pe != NULL and epi.preact != NULL:
+            pc, ldc = epi.preact, epi.ld_preact
+        if alpha == 0 or m == 0 or n == 0 or not _finite_rows(pc, m, n, ldc, typenum):
+            _checks.finite("a", A)
+            _checks.finite("b", B)
     return C
 
 
 def matmul(a, b, *, trans_a=False, trans_b=False, bias=None, activation=None, alpha=1.0,
            beta=0.0, out=None, preact=None, dact_y=None):
-    """C := act(alpha * op(a) @ op(b) + beta * C + bias); see ``fastnn.ops.matmul``."""
-    return _gemm(a, b, trans_a, trans_b, bias, activation, alpha, beta, out, preact, dact_y, -1)
+    """C := act(alpha * op(a) @ op(b) + beta * C + bias), fused in one C kernel.
+
+    NaN or inf in a, b, bias or (``beta != 0``) out raise ValueError naming it,
+    unless the call runs inside ``fastnn.ops.allow_nonfinite()``.
+
+    Parameters
+    ----------
+    a : ndarray, float32 or float64, shape (m, k), or (k, m) if ``trans_a``
+    b : ndarray, same dtype, shape (k, n), or (n, k) if ``trans_b``
+        Rows must be contiguous (any row stride >= row length is fine); pass a
+        transposed operand through ``trans_a``/``trans_b`` instead of ``x.T``.
+    trans_a, trans_b : bool
+        ``op(x) = x.T`` when set (forward NN, weight gradient TN, input gradient NT).
+    bias : ndarray, shape (n,), optional
+    activation : None, str or (str, float)
+        ``None``/``"identity"``, ``"relu"``, ``"leaky_relu"`` (slope 0.01, or
+        ``("leaky_relu", slope)``), ``"sigmoid"``, ``"tanh"``.
+    alpha, beta : float
+        ``beta != 0`` accumulates into ``out`` (which must then hold C); ``beta == 0``
+        never reads ``out``.
+    out : ndarray, shape (m, n), optional
+        Filled and returned; a new array when omitted.
+    preact : ndarray, shape (m, n), optional
+        Receives ``z = alpha*op(a)@op(b) + beta*C + bias`` before the activation.
+    dact_y : ndarray, shape (m, n), optional
+        Backward mode: ``C := z * act'(Y)`` with Y = ``dact_y`` the forward output of
+        ``activation`` (relu: Y>0, leaky_relu: Y>0 ? 1 : slope, sigmoid: Y(1-Y),
+        tanh: 1-Y**2, identity: 1).
+
+    Returns
+    -------
+    out : ndarray, shape (m, n)
+    """
+    return _gemm(a, b, trans_a, trans_b, bias, activation, alpha, beta, out, preact, dact_y, -1,
+                 not _checks.nonfinite_allowed())
 
 
 def _matmul(a, b, trans_a=False, trans_b=False, bias=None, activation=None, alpha=1.0,
@@ -258,4 +332,4 @@ def _matmul(a, b, trans_a=False, trans_b=False, bias=None, activation=None, alph
     """matmul with a test hook: ``ws_limit`` caps the workspace bytes handed to C
     (0 passes NULL), to exercise the unpacked fallback and the thread cap."""
     return _gemm(a, b, trans_a, trans_b, bias, activation, alpha, beta, out, preact, dact_y,
-                 -1 if ws_limit is None else ws_limit)
+                 -1 if ws_limit is None else ws_limit, 0)
