@@ -156,6 +156,7 @@ cdef int _set_epilogue(fnn_epilogue *epi, activation, bias, preact, dact_y, cnp.
     else:
         _, epi.act, epi.act_param = parse_activation(activation)
     epi.bias = epi.preact = epi.dact_y = NULL
+    epi.nonfinite = NULL
     epi.ld_preact = epi.ld_dact_y = 0
     if bias is not None:
         if not isinstance(bias, np.ndarray):
@@ -193,7 +194,7 @@ cdef int _set_epilogue(fnn_epilogue *epi, activation, bias, preact, dact_y, cnp.
     return 0
 
 
-cdef bint _finite_rows(void *p, cnp.npy_intp rows, cnp.npy_intp cols, ptrdiff_t ld,
+cdef bint _finite_rows(const void *p, cnp.npy_intp rows, cnp.npy_intp cols, ptrdiff_t ld,
                        int typenum) noexcept nogil:
     """Whether a rows x cols block (row stride ld elements) holds no NaN or inf."""
     cdef cnp.npy_intp i
@@ -201,27 +202,29 @@ cdef bint _finite_rows(void *p, cnp.npy_intp rows, cnp.npy_intp cols, ptrdiff_t 
         cols, rows = cols * rows, 1
     for i in range(rows):
         if typenum == cnp.NPY_FLOAT32:
-            if not fnn_sall_finite(<float *>p + i * ld, cols):
+            if not fnn_sall_finite(<const float *>p + i * ld, cols):
                 return 0
-        elif not fnn_dall_finite(<double *>p + i * ld, cols):
+        elif not fnn_dall_finite(<const double *>p + i * ld, cols):
             return 0
     return 1
 
 
 cdef _gemm(a, b, bint ta, bint tb, bias, activation, double alpha, double beta, out,
-           preact, dact_y, Py_ssize_t ws_limit, bint check):
+           preact, dact_y, Py_ssize_t ws_limit, int check):
     """The GEMM; with ``check``, NaN/inf in a, b, bias or (beta != 0) out raise ValueError.
 
     A NaN or inf anywhere in a or b reaches z = alpha op(a) op(b) + beta C + bias: a NaN
-    spreads along its row or column and inf * x is inf or (x = 0) NaN. So rather than
-    scan the operands, which costs as much as a small GEMM, this checks z (m x n) after
-    the call and scans a and b only to name the culprit (or when z says nothing: alpha
-    == 0, an empty z, or a finite z that overflowed). z is C itself without an
-    epilogue; with an activation it is preact, into a scratch array if the caller passed
-    none (relu(NaN) would read as 0).
+    spreads along its row or column and inf * x is inf or (x = 0) NaN. So when z (m x n)
+    is smaller than a and b together, which is most MLP shapes (a batch-1 product scans
+    512 outputs instead of 400k weights), this checks z after the call and scans a and b
+    only to name the culprit (or when a finite z overflowed). z is C itself without an
+    epilogue; with one, the epilogue checks each z tile before the activation, while it
+    is in L1 (relu(NaN) would read as 0 afterwards). Otherwise (the weight gradient 784x128x512 TN:
+    165k operand elements, 401k outputs) a and b are scanned first.
     """
     cdef fnn_epilogue epi
     cdef fnn_epilogue *pe = NULL
+    cdef int nonfinite = 0
     cdef cnp.ndarray A = _matrix(a, "a", -1)
     cdef cnp.ndarray B, C
     cdef int typenum = cnp.PyArray_TYPE(A)
@@ -256,17 +259,24 @@ cdef _gemm(a, b, bint ta, bint tb, bias, activation, double alpha, double beta, 
         _no_overlap(C, "out", A, "a")
         _no_overlap(C, "out", B, "b")
     ldc = _row_stride(C, "out")
+    if check and (m == 0 or n == 0 or alpha == 0 or <double>k * (m + n) <= <double>m * n):
+        if not _finite_rows(cnp.PyArray_DATA(A), cnp.PyArray_DIM(A, 0), cnp.PyArray_DIM(A, 1),
+                            lda, typenum):
+            _checks.finite("a", A)
+        if not _finite_rows(cnp.PyArray_DATA(B), cnp.PyArray_DIM(B, 0), cnp.PyArray_DIM(B, 1),
+                            ldb, typenum):
+            _checks.finite("b", B)
+        check = 2  # operands done: only bias and out below
     if check and beta != 0 and not _finite_rows(cnp.PyArray_DATA(C), m, n, ldc, typenum):
         _checks.finite("out", C)
-    if check and preact is None and (dact_y is not None or activation not in (None, "identity")):
-        dims[0], dims[1] = m, n
-        preact = cnp.PyArray_EMPTY(2, dims, typenum, 0)
     if activation is not None or bias is not None or preact is not None or dact_y is not None:
         _set_epilogue(&epi, activation, bias, preact, dact_y, C, A, B, m, n, typenum)
         if epi.act != FNN_ACT_IDENTITY or epi.bias or epi.preact or epi.dact_y:
             pe = &epi
         if check and epi.bias and not _finite_rows(epi.bias, 1, n, n, typenum):
             _checks.finite("bias", np.asarray(bias))
+        if check == 1 and pe != NULL:
+            epi.nonfinite = &nonfinite     # the epilogue checks z on each tile in L1
     ws_bytes = fnn_gemm_ws_bytes(cnp.PyArray_ITEMSIZE(A), m, n, k, fnn_get_max_threads())
     if ws_limit >= 0:
         ws_bytes = min(ws_bytes, <size_t>ws_limit)
@@ -279,10 +289,8 @@ cdef _gemm(a, b, bint ta, bint tb, bias, activation, double alpha, double beta, 
         else:
             fnn_dgemm(ta, tb, m, n, k, alpha, <double *>pa, lda, <double *>pb, ldb, beta,
                       <double *>pc, ldc, pe, ws, ws_bytes)
-    if check:
-        if pe != NULL and epi.preact != NULL:
-            pc, ldc = epi.preact, epi.ld_preact
-        if alpha == 0 or m == 0 or n == 0 or not _finite_rows(pc, m, n, ldc, typenum):
+    if check == 1:
+        if nonfinite if pe != NULL else not _finite_rows(pc, m, n, ldc, typenum):
             _checks.finite("a", A)
             _checks.finite("b", B)
     return C

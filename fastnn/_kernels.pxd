@@ -44,6 +44,7 @@ cdef extern from "fastnn.h" nogil:
         ptrdiff_t ld_preact
         const void *dact_y
         ptrdiff_t ld_dact_y
+        int *nonfinite
     int fnn_gemm_act_supported(int act)
     void fnn_sgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
                    const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta,

@@ -117,6 +117,7 @@ typedef struct fnn_epilogue {
     ptrdiff_t ld_preact;
     const void *dact_y;    /* optional backward mode: C := z * act'(Y), Y = dact_y [m, ld_dact_y] */
     ptrdiff_t ld_dact_y;   /*   the forward output of `act`; act' is computed from Y */
+    int *nonfinite;        /* optional: set to 1 if any z is NaN or +-inf (never cleared) */
 } fnn_epilogue;
 
 /* 1 if `act` is implemented by the GEMM epilogue (forward and act'(Y)); others act as identity */

@@ -45,6 +45,13 @@ static int fnn_num_threads(void)
 #endif
 }
 
+/* flag := 1 from any thread (every writer stores the same value) */
+#ifdef _OPENMP
+#define FNN_SET_FLAG(flag) do { _Pragma("omp atomic write") flag = 1; } while (0)
+#else
+#define FNN_SET_FLAG(flag) ((flag) = 1)
+#endif
+
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
 /* Split n into equal blocks of at most bmax: k = 784 as 4 x 196, not 3 x 256 + 16,

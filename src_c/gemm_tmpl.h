@@ -89,6 +89,11 @@ static void FN(epilogue)(const FN(gemm_args) *g, T *c, ptrdiff_t i0, ptrdiff_t j
         T *row = c + i * g->ldc;
         if (bias)
             for (j = 0; j < nr; ++j) row[j] += bias[j];
+        if (e->nonfinite) {
+            int bad = 0;
+            for (j = 0; j < nr; ++j) bad |= (row[j] - row[j]) != 0; /* NaN for NaN, +-inf */
+            if (bad) FNN_SET_FLAG(*e->nonfinite);
+        }
         if (e->preact)
             memcpy((T *)e->preact + (i0 + i) * e->ld_preact + j0, row, (size_t)nr * sizeof(T));
         if (e->dact_y)
@@ -205,7 +210,7 @@ static void FN(gemm_direct)(const FN(gemm_args) *g, int nt)
  * 6 rows each, and reading in place measured 4% faster than packing at 128x512x256) */
 static int FN(a_in_place)(const FN(gemm_args) *g)
 {
-    return !g->ta && (g->lda * (ptrdiff_t)sizeof(T)) % 4096 != 0;
+    return (g->lda * (ptrdiff_t)sizeof(T)) % 4096 != 0;
 }
 
 /* Packed path: row panels [ir0, ir1) of one K panel of one NC block, B[kc x nc] already
@@ -217,7 +222,9 @@ static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t ir0, ptrdiff_t ir1
     for (ir = ir0; ir < ir1; ++ir) {
         const T *pa = ap;
         ptrdiff_t rsa = 1, csa = g->mr;
-        if (FN(a_in_place)(g))
+        if (FN(a_in_place)(g) && g->ta)
+            pa = g->a + p0 * g->lda + ir * g->mr, rsa = 1, csa = g->lda;
+        else if (FN(a_in_place)(g))
             pa = g->a + ir * g->mr * g->lda + p0, rsa = g->lda, csa = 1;
         else
             FN(pack_a)(g, ir * g->mr, p0, kc, ap);
@@ -258,7 +265,7 @@ static void FN(packed_share)(const FN(gemm_args) *g, T *ws, size_t part, size_t 
 static void FN(gemm_packed)(const FN(gemm_args) *g, T *ws, size_t part, size_t b_elems, int nt)
 {
     ptrdiff_t nir = FNN_CDIV(g->m, g->mr), ntiles = FNN_CDIV(g->n, g->nr);
-    int by_rows = !FN(a_in_place)(g) && g->m > g->n;
+    int by_rows = (!FN(a_in_place)(g) || g->ta) && g->m > g->n;
     nt = (int)FNN_MIN(nt, by_rows ? nir : ntiles);
     if (nt <= 1) {
         FN(packed_share)(g, ws, part, b_elems, by_rows, 0, 1);

@@ -32,7 +32,7 @@ static void LOC(gather)(fnn_plan *p, const T *X, const void *Y, const T *SW,
 /* y := act(x·W + b), the activation fused into the GEMM epilogue when it can be. */
 static void LOC(dense_fwd)(fnn_plan *p, fnn_op *op, const T *x, ptrdiff_t bsz)
 {
-    fnn_epilogue epi = {FNN_ACT_IDENTITY, op->act_param, op->b, NULL, 0, NULL, 0};
+    fnn_epilogue epi = {FNN_ACT_IDENTITY, op->act_param, op->b, NULL, 0, NULL, 0, NULL};
     T *dst = (T *)op->y;
     if (op->act_in_gemm) {
         epi.act = op->act;
@@ -137,7 +137,7 @@ static T *LOC(dense_bwd)(fnn_plan *p, int i, const T *x, T *g, T *other, ptrdiff
              op->n_out, NULL, p->ws, p->ws_bytes);
     if (op->db) FN(bias_grad)(g, (T *)op->db, (size_t)bsz, (size_t)op->n_out, 0);
     if (!op->need_dx) return g;
-    fnn_epilogue epi = {FNN_ACT_IDENTITY, 0, NULL, NULL, 0, NULL, 0};
+    fnn_epilogue epi = {FNN_ACT_IDENTITY, 0, NULL, NULL, 0, NULL, 0, NULL};
     if (i > 0 && p->ops[i - 1].dact_fused) { /* C := (g·Wᵀ) ⊙ act'(y_prev) */
         epi.act = p->ops[i - 1].act;
         epi.act_param = p->ops[i - 1].act_param;
@@ -248,7 +248,7 @@ void FN(plan_predict)(fnn_plan *p, const T *X, ptrdiff_t bsz, T *out)
         switch (op->kind) {
         case FNN_OP_DENSE: {
             fnn_epilogue epi = {op->act_in_gemm ? op->act : FNN_ACT_IDENTITY, op->act_param,
-                                op->b, NULL, 0, NULL, 0};
+                                op->b, NULL, 0, NULL, 0, NULL};
             FN(gemm)(0, 0, bsz, op->n_out, op->n_in, 1, x, op->n_in, (const T *)op->w,
                      op->n_out, 0, y, op->n_out, &epi, p->ws, p->ws_bytes);
             if (!op->act_in_gemm && op->act != FNN_ACT_IDENTITY)

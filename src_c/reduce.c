@@ -42,11 +42,21 @@ void FN(bias_grad)(const T *dy, T *db, size_t n, size_t k, int accumulate)
     });
 }
 
-/* 1 when every x_i is finite: x - x is 0 for finite x and NaN for NaN or +-inf */
+/* 1 when every x_i is finite: x - x is 0 for finite x and NaN for NaN or +-inf. Large
+ * arrays are split over threads (a 784 x 512 GEMM output is 20 us on one core). */
 int FN(all_finite)(const T *x, size_t n)
 {
     int bad = 0;
-    for (size_t i = 0; i < n; ++i) bad |= (x[i] - x[i]) != 0;
+    const size_t nch = fnn_nchunks(n, 4 * CHUNK);
+    FNN_PAR_FOR(n > 4 * FNN_PAR_MIN && nch > 1, for (size_t c = 0; c < nch; ++c) {
+        int b = 0;
+        const size_t hi = fnn_chunk_lo(n, nch, c + 1);
+        for (size_t i = fnn_chunk_lo(n, nch, c); i < hi; ++i) b |= (x[i] - x[i]) != 0;
+        if (b) {
+            FNN_PRAGMA(omp atomic write)
+            bad = 1;
+        }
+    });
     return !bad;
 }
 

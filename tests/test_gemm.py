@@ -220,13 +220,18 @@ def test_leaky_relu_default_slope_and_exports():
 @pytest.mark.parametrize("activation", [None, "relu", "sigmoid", "tanh", ("leaky_relu", 0.1)])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nonfinite_operands_raise_naming_them(isa, rng, activation, bad):
-    """ops.matmul checks z (or its scratch preact) instead of scanning the operands: a NaN
-    or inf in a or b must still be found, whatever the activation hides (relu(NaN) = 0)."""
+    """ops.matmul checks z (or its scratch preact) instead of scanning the operands when z
+    is the smaller, else scans the operands first: a NaN or inf in a or b must be found
+    either way, whatever the activation hides (relu(NaN) = 0), through row strides too."""
     shapes = [(1, 784, 517, 0, 0), (2, 50, 40, 0, 0), (128, 256, 10, 0, 0), (40, 30, 20, 1, 0),
-              (30, 40, 9, 0, 1), (7, 5, 3, 1, 1)]
+              (30, 40, 9, 0, 1), (7, 5, 3, 1, 1),
+              (300, 20, 200, 1, 0), (64, 3, 64, 0, 1), (50, 4, 70, 0, 0)]  # operands first
     for m, k, n, ta, tb in shapes:
         for name in ("a", "b"):
             a, b = operands(rng, m, k, n, ta, tb, np.float32)
+            if m == 50:                        # rows further apart than their length
+                a = np.pad(a, ((0, 0), (0, 3)))[:, :a.shape[1]]
+                b = np.pad(b, ((0, 0), (0, 5)))[:, :b.shape[1]]
             x = a if name == "a" else b
             x.flat[rng.integers(x.size)] = bad
             with pytest.raises(ValueError, match=f"^{name} contains"):
@@ -235,6 +240,8 @@ def test_nonfinite_operands_raise_naming_them(isa, rng, activation, bad):
             with pytest.raises(ValueError, match=f"^{name} contains"):
                 ops.matmul(a, b, trans_a=ta, trans_b=tb, activation=activation,
                            dact_y=np.zeros((m, n), np.float32))
+            with pytest.raises(ValueError, match=f"^{name} contains"):
+                ops.matmul(a, b, trans_a=ta, trans_b=tb)
             with ops.allow_nonfinite():
                 z = ops.matmul(a, b, trans_a=ta, trans_b=tb)
             assert not np.isfinite(z).all()

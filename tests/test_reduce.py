@@ -99,7 +99,7 @@ def test_validation():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_all_finite_finds_every_nonfinite_position(dtype, rng):
+def test_all_finite_finds_every_nonfinite_position(dtype, rng, threads):
     from fastnn import _reduce
     for n in (0, 1, 7, 16, 33, 1000):
         x = rng.standard_normal(n).astype(dtype)
@@ -109,5 +109,14 @@ def test_all_finite_finds_every_nonfinite_position(dtype, rng):
                 y = x.copy()
                 y[i] = bad
                 assert not _reduce.all_finite(y), (n, i, bad)
+    n = 600_001                                      # split into chunks over threads
+    x = rng.standard_normal(n).astype(dtype)
+    for t in (1, 2, 3):
+        threads(t)
+        assert _reduce.all_finite(x)
+        for i in (0, 131_071, 300_000, n - 1):
+            y = x.copy()
+            y[i] = np.nan
+            assert not _reduce.all_finite(y), (t, i)
     big = np.full(5, np.finfo(dtype).max, dtype)     # finite extremes are finite
     assert _reduce.all_finite(big) and _reduce.all_finite(-big)
