@@ -23,7 +23,7 @@ __all__ += ["matmul"]
 
 _GEMM_ACT = {  # forward activation of the epilogue: z -> y
     "identity": lambda z, s: z,
-    "relu": lambda z, s: np.where(z > 0, z, 0),
+    "relu": lambda z, s: np.where(z < 0, 0, z),  # NaN stays NaN, like ops.relu
     "leaky_relu": lambda z, s: np.where(z > 0, z, s * z),
     "sigmoid": lambda z, s: 1 / (1 + np.exp(-z)),
     "tanh": lambda z, s: np.tanh(z),

@@ -19,8 +19,8 @@ static inline __attribute__((always_inline)) float fnn_expf_fast(float x)
 {
     float t, r, p, s;
     int32_t bits;
-    x = fnn_self(x > -87.0f, x, -87.0f); /* keeps 2^n normal; sigmoid/tanh saturate */
-    x = fnn_self(x < 88.0f, x, 88.0f);
+    x = fnn_self(x < -87.0f, -87.0f, x); /* keeps 2^n normal; sigmoid/tanh saturate */
+    x = fnn_self(x > 88.0f, 88.0f, x);   /* (NaN fails both tests and stays NaN) */
     t = x * 1.44269504f + 12582912.0f; /* 1.5 * 2^23: round(x / ln2) lands in low bits */
     memcpy(&bits, &t, sizeof bits);
     t -= 12582912.0f;
@@ -52,7 +52,7 @@ static inline __attribute__((always_inline)) float fnn_tanhf_fast(float x)
     {                                                                                       \
         ptrdiff_t j;                                                                        \
         switch (act) {                                                                      \
-        case FNN_ACT_RELU: for (j = 0; j < n; ++j) x[j] = x[j] > 0 ? x[j] : 0; break;       \
+        case FNN_ACT_RELU: for (j = 0; j < n; ++j) x[j] = x[j] < 0 ? 0 : x[j]; break;       \
         case FNN_ACT_LEAKY_RELU:                                                            \
             for (j = 0; j < n; ++j) x[j] = x[j] > 0 ? x[j] : slope * x[j];                  \
             break;                                                                          \

@@ -244,7 +244,10 @@ def test_nonfinite_operands_raise_naming_them(isa, rng, activation, bad):
                 ops.matmul(a, b, trans_a=ta, trans_b=tb)
             with ops.allow_nonfinite():
                 z = ops.matmul(a, b, trans_a=ta, trans_b=tb)
+                za = ops.matmul(a, b, trans_a=ta, trans_b=tb, activation=activation)
             assert not np.isfinite(z).all()
+            if np.isnan(bad):                  # every activation propagates NaN (as NumPy)
+                assert np.isnan(za).any()
 
 
 def test_nonfinite_bias_out_and_overflow(rng):
