@@ -14,8 +14,8 @@ import numpy as np
 from fastnn._kernels cimport (
     FNN_ACT_SIGMOID, FNN_OP_ACT, FNN_OP_BATCHNORM, FNN_OP_DENSE, FNN_OP_DROPOUT,
     FNN_OP_LAYERNORM, fnn_dact_fwd, fnn_dplan_predict, fnn_dplan_step, fnn_dsoftmax_fwd,
-    fnn_gemm_ws_bytes, fnn_get_max_threads, fnn_op, fnn_plan, fnn_sact_fwd, fnn_splan_predict,
-    fnn_splan_step, fnn_ssoftmax_fwd,
+    fnn_dall_finite, fnn_gemm_ws_bytes, fnn_get_max_threads, fnn_op, fnn_plan, fnn_sact_fwd,
+    fnn_sall_finite, fnn_splan_predict, fnn_splan_step, fnn_ssoftmax_fwd,
 )
 
 include "_isa.pxi"
@@ -78,6 +78,7 @@ cdef class Plan:
     cdef readonly Py_ssize_t batch
     cdef readonly int nthreads, training
     cdef readonly object dtype
+    cdef bint flat  # the model maps [n, n_in] to [n, n_out]: predict_fast may take X as is
 
     def __cinit__(self):
         self.ops = NULL
@@ -100,6 +101,7 @@ cdef class Plan:
         self.p.batch = batch
         self.p.n_in = int(np.prod(model.input_shape))
         self.p.n_out = int(np.prod(model.output_shape))
+        self.flat = len(model.input_shape) == 1 and len(model.output_shape) == 1
         width, widest, ws = self.p.n_in, self.p.n_in, 0
         for i, (kind, layer) in enumerate(lowered):
             op = &self.ops[i]
@@ -260,6 +262,34 @@ cdef class Plan:
                                <float *>(op + lo * no * e), act)
                 lo += m
         return out
+
+
+    def predict_fast(self, X, Py_ssize_t batch_size, bint allow_nonfinite, output_act):
+        """``model.predict(X, batch_size)`` when X needs nothing done to it: a C-contiguous
+        [n, n_in] array of the plan's dtype, finite (unless allowed), with this plan's
+        batch min(batch_size, n) and thread count. Else None, and the caller takes the
+        general path, which converts X or raises the error that names the problem.
+        Checked in C: a single-sample predict is ~25 us, the Python checks were 8."""
+        cdef cnp.ndarray A
+        cdef cnp.npy_intp dims[2]
+        cdef Py_ssize_t n
+        cdef bint dbl = self.dtype == np.float64
+        if not self.flat or type(X) is not np.ndarray:
+            return None
+        A = <cnp.ndarray>X
+        if (cnp.PyArray_NDIM(A) != 2 or not cnp.PyArray_IS_C_CONTIGUOUS(A)
+                or cnp.PyArray_TYPE(A) != (cnp.NPY_FLOAT64 if dbl else cnp.NPY_FLOAT32)):
+            return None
+        n = cnp.PyArray_DIM(A, 0)
+        if (n == 0 or cnp.PyArray_DIM(A, 1) != self.p.n_in or min(batch_size, n) != self.batch
+                or fnn_get_max_threads() != self.nthreads):
+            return None
+        if not allow_nonfinite and not (
+                fnn_dall_finite(<const double *>cnp.PyArray_DATA(A), n * self.p.n_in) if dbl
+                else fnn_sall_finite(<const float *>cnp.PyArray_DATA(A), n * self.p.n_in)):
+            return None
+        dims[0], dims[1] = n, self.p.n_out
+        return self.predict(A, cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(A), 0), output_act)
 
 
 cdef void _predict_s(fnn_plan *p, const float *x, Py_ssize_t m, float *y, int act) noexcept nogil:

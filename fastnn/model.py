@@ -150,6 +150,12 @@ class Sequential(FitMixin):
     def predict(self, X, batch_size=1024, allow_nonfinite=False):
         """Outputs for ``X`` in inference mode, in batches: probabilities for softmax /
         sigmoid cross-entropy models, raw outputs otherwise. Shape ``[n, outputs]``."""
+        cached = self._pplan               # an array ready as is goes straight to C
+        if cached is not None and cached[1] is not None and type(batch_size) is int:
+            out = cached[1].predict_fast(X, batch_size, allow_nonfinite,
+                                         getattr(self, "_output_act", None))
+            if out is not None:
+                return out
         if not self.built:
             self.build(np.shape(X)[1:])
         X = check_x(X, self.dtype, self.input_shape, allow_nonfinite=allow_nonfinite)

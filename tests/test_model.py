@@ -262,6 +262,41 @@ def test_predict_applies_the_output_activation_like_the_numpy_backend(loss, out_
     np.testing.assert_allclose(p, want, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_fast_path_agrees_and_leaves_anything_unusual_to_the_checks(dtype, threads):
+    """model.predict hands a ready array straight to the cached C plan; every other input
+    (lists, other dtypes, strided views, other batch sizes or thread counts, NaN, wrong
+    shapes) takes the general path, which converts it or raises the usual error."""
+    X, y = data(23)
+    a, b = (make([fn.Dense(6, 5, activation="relu"), fn.Dense(5, 3)], dtype=dtype, backend=be)
+            for be in ("c", "numpy"))
+    for m in (a, b):
+        m.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    Xd = X.astype(dtype)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for t in (1, 2, 1):
+        threads(t)
+        for x, bs in [(Xd, 1024), (Xd, 1024), (Xd[:1], 1024), (Xd[:1], 1024), (Xd, 5),
+                      (Xd.tolist(), 1024), (X.astype(np.float16), 1024),
+                      (np.asfortranarray(Xd), 7), (Xd[::2], 1024), (Xd[:, None, :][:, 0], 3)]:
+            p = a.predict(x, batch_size=bs)
+            assert p.dtype == np.dtype(dtype) and p.shape == (len(x), 3)
+            np.testing.assert_allclose(p, b.predict(x, batch_size=bs), atol=tol)
+    bad = Xd.copy()
+    bad[4, 2] = np.nan
+    a.predict(Xd)                                     # the plan for this batch is cached
+    with pytest.raises(ValueError, match="non-finite"):
+        a.predict(bad)
+    assert np.isnan(a.predict(bad, allow_nonfinite=True)[4]).all()
+    with pytest.raises(ValueError, match="samples of shape"):
+        a.predict(Xd[:, :5].copy())
+    with pytest.raises(ValueError, match="empty"):
+        a.predict(Xd[:0])
+    for bs in (0, -3, True, 2.0):
+        with pytest.raises(ValueError, match="batch_size"):
+            a.predict(Xd, batch_size=bs)
+
+
 def test_one_hot_targets_equal_integer_labels():
     X, y = data(32)
     a, b = make([fn.Dense(6, 3)]), make([fn.Dense(6, 3)])
