@@ -82,6 +82,14 @@ static void FN(pack_b)(const FN(gemm_args) *g, ptrdiff_t j0, ptrdiff_t p0, ptrdi
  * B is walked row by row across all the panels: reads stay sequential, where packing
  * panel after panel read 128 bytes per row at the row stride (2 KiB for a 512-wide
  * weight matrix), which the prefetchers followed at a quarter of the speed. */
+#ifndef FNN_PACK_ROWS
+#define FNN_PACK_ROWS(BYTES)                                                                  \
+    for (p = 0; p < kc; ++p) {                                                                \
+        const T *src = g->b + (p0 + p) * g->ldb + jc;                                         \
+        T *d = dst + p * NR;                                                                  \
+        for (jp = 0; jp < nfull; ++jp, src += NR, d += NR * kc) memcpy(d, src, BYTES);      \
+    }
+#endif
 static void FN(pack_b_block)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t p0,
                              ptrdiff_t kc, T *dst)
 {
@@ -90,15 +98,17 @@ static void FN(pack_b_block)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc,
         for (jp = 0; jp < FNN_CDIV(nc, NR); ++jp) FN(pack_b)(g, jc + jp * NR, p0, kc, dst + jp * NR * kc);
         return;
     }
-    for (p = 0; p < kc; ++p) {
-        const T *src = g->b + (p0 + p) * g->ldb + jc;
-        T *d = dst + p * NR;
-        for (jp = 0; jp < nfull; ++jp, src += NR, d += NR * kc)
-            for (j = 0; j < NR; ++j) d[j] = src[j];
-        if (rem) {
-            for (j = 0; j < rem; ++j) d[j] = src[j];
-            for (; j < NR; ++j) d[j] = 0;
-        }
+    switch ((size_t)NR * sizeof(T)) { /* constant-size copies: no loop per NR-wide piece */
+    case 128: FNN_PACK_ROWS(128); break;
+    case 64: FNN_PACK_ROWS(64); break;
+    case 32: FNN_PACK_ROWS(32); break;
+    default: FNN_PACK_ROWS((size_t)NR * sizeof(T)); break;
+    }
+    for (p = 0; rem && p < kc; ++p) {
+        const T *src = g->b + (p0 + p) * g->ldb + jc + nfull * NR;
+        T *d = dst + nfull * NR * kc + p * NR;
+        for (j = 0; j < rem; ++j) d[j] = src[j];
+        for (; j < NR; ++j) d[j] = 0;
     }
 }
 
