@@ -95,7 +95,8 @@ static void FN(pack_b_block)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc,
 {
     ptrdiff_t NR = g->nr, nfull = nc / NR, rem = nc - nfull * NR, p, jp, j;
     if (g->tb) {
-        for (jp = 0; jp < FNN_CDIV(nc, NR); ++jp) FN(pack_b)(g, jc + jp * NR, p0, kc, dst + jp * NR * kc);
+        for (jp = 0; jp < FNN_CDIV(nc, NR); ++jp)
+            FN(pack_b)(g, jc + jp * NR, p0, kc, dst + jp * NR * kc);
         return;
     }
     switch ((size_t)NR * sizeof(T)) { /* constant-size copies: no loop per NR-wide piece */
