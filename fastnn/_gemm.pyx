@@ -219,8 +219,8 @@ cdef _gemm(a, b, bint ta, bint tb, bias, activation, double alpha, double beta, 
     512 outputs instead of 400k weights), this checks z after the call and scans a and b
     only to name the culprit (or when a finite z overflowed). z is C itself without an
     epilogue; with one, the epilogue checks each z tile before the activation, while it
-    is in L1 (relu(NaN) would read as 0 afterwards). Otherwise (the weight gradient 784x128x512 TN:
-    165k operand elements, 401k outputs) a and b are scanned first.
+    is in L1 (sigmoid(inf) would read as 1 afterwards). Otherwise (the weight gradient
+    784x128x512 TN: 165k operand elements, 401k outputs) a and b are scanned first.
     """
     cdef fnn_epilogue epi
     cdef fnn_epilogue *pe = NULL
@@ -290,7 +290,9 @@ cdef _gemm(a, b, bint ta, bint tb, bias, activation, double alpha, double beta, 
             fnn_dgemm(ta, tb, m, n, k, alpha, <double *>pa, lda, <double *>pb, ldb, beta,
                       <double *>pc, ldc, pe, ws, ws_bytes)
     if check == 1:
-        if nonfinite if pe != NULL else not _finite_rows(pc, m, n, ldc, typenum):
+        if pe == NULL:
+            nonfinite = not _finite_rows(pc, m, n, ldc, typenum)
+        if nonfinite:
             _checks.finite("a", A)
             _checks.finite("b", B)
     return C
