@@ -266,10 +266,12 @@ cdef class Plan:
 
     def predict_fast(self, X, Py_ssize_t batch_size, bint allow_nonfinite, output_act):
         """``model.predict(X, batch_size)`` when X needs nothing done to it: a C-contiguous
-        [n, n_in] array of the plan's dtype, finite (unless allowed), with this plan's
-        batch min(batch_size, n) and thread count. Else None, and the caller takes the
-        general path, which converts X or raises the error that names the problem.
-        Checked in C: a single-sample predict is ~25 us, the Python checks were 8."""
+        [n, n_in] array of the plan's dtype, finite (unless allowed), at the plan's thread
+        count, and batches this plan runs as a plan for min(batch_size, n) would: its batch
+        is that, or n <= batch <= batch_size (one chunk of n rows either way, so a plan
+        built for 1024-row predicts also serves single samples). Else None, and the caller
+        takes the general path, which converts X or raises the error that names the
+        problem. Checked in C: a single-sample predict is ~25 us, the Python checks were 8."""
         cdef cnp.ndarray A
         cdef cnp.npy_intp dims[2]
         cdef Py_ssize_t n
@@ -281,8 +283,9 @@ cdef class Plan:
                 or cnp.PyArray_TYPE(A) != (cnp.NPY_FLOAT64 if dbl else cnp.NPY_FLOAT32)):
             return None
         n = cnp.PyArray_DIM(A, 0)
-        if (n == 0 or cnp.PyArray_DIM(A, 1) != self.p.n_in or min(batch_size, n) != self.batch
-                or fnn_get_max_threads() != self.nthreads):
+        if n == 0 or cnp.PyArray_DIM(A, 1) != self.p.n_in or fnn_get_max_threads() != self.nthreads:
+            return None
+        if min(batch_size, n) != self.batch and not n <= self.batch <= batch_size:
             return None
         if not allow_nonfinite and not (
                 fnn_dall_finite(<const double *>cnp.PyArray_DATA(A), n * self.p.n_in) if dbl

@@ -277,14 +277,19 @@ def test_predict_fast_path_agrees_and_leaves_anything_unusual_to_the_checks(dtyp
     for t in (1, 2, 1):
         threads(t)
         for x, bs in [(Xd, 1024), (Xd, 1024), (Xd[:1], 1024), (Xd[:1], 1024), (Xd, 5),
+                      (Xd[:4], 5), (Xd[:9], 5), (Xd[:4], 30), (Xd[:4], 23),
                       (Xd.tolist(), 1024), (X.astype(np.float16), 1024),
                       (np.asfortranarray(Xd), 7), (Xd[::2], 1024), (Xd[:, None, :][:, 0], 3)]:
             p = a.predict(x, batch_size=bs)
             assert p.dtype == np.dtype(dtype) and p.shape == (len(x), 3)
             np.testing.assert_allclose(p, b.predict(x, batch_size=bs), atol=tol)
+    a.predict(Xd)                                     # the plan for this batch is cached
+    plan = a._pplan[1]
+    a.predict(Xd[:1])                                 # and serves single samples too
+    a.predict(Xd[:7], batch_size=100)
+    assert a._pplan[1] is plan
     bad = Xd.copy()
     bad[4, 2] = np.nan
-    a.predict(Xd)                                     # the plan for this batch is cached
     with pytest.raises(ValueError, match="non-finite"):
         a.predict(bad)
     assert np.isnan(a.predict(bad, allow_nonfinite=True)[4]).all()
