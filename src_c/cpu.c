@@ -18,6 +18,7 @@ static const fnn_ktable table_generic = {
     /* GEMM (gemm_ukr_generic.c): register tiles, cache blocks, edge/narrow/batch-1 kernels */
     .sgemm_ukr = {fnn_sgemm_ukr_generic_4x8, fnn_sgemm_ukr_generic_2x8, fnn_sgemm_ukr_generic_1x8},
     .dgemm_ukr = {fnn_dgemm_ukr_generic_4x4, fnn_dgemm_ukr_generic_2x4, fnn_dgemm_ukr_generic_1x4},
+    .sgemm_ukr_pk = fnn_sgemm_ukr_generic_4x8_pk, .dgemm_ukr_pk = fnn_dgemm_ukr_generic_4x4_pk,
     .s_rows = {4, 2, 1}, .d_rows = {4, 2, 1},
     .s_nr = 8, .s_kc = 256, .s_nc = 512,
     .d_nr = 4, .d_kc = 256, .d_nc = 256,
@@ -26,7 +27,7 @@ static const fnn_ktable table_generic = {
     .sgemm_ukr_half = {fnn_sgemm_ukr_generic_4x4, fnn_sgemm_ukr_generic_2x4, fnn_sgemm_ukr_generic_1x4},
     .dgemm_ukr_half = {fnn_dgemm_ukr_generic_4x2, fnn_dgemm_ukr_generic_2x2, fnn_dgemm_ukr_generic_1x2},
     .spack_t = NULL, .dpack_t = NULL,
-    .sgemm_act_row = fnn_sgemm_act_row_generic, .dgemm_act_row = fnn_dgemm_act_row_generic,
+    .sgemm_epi_tile = fnn_sgemm_epi_tile_generic, .dgemm_epi_tile = fnn_dgemm_epi_tile_generic,
     .sgemm_dact_row = fnn_sgemm_dact_row_generic, .dgemm_dact_row = fnn_dgemm_dact_row_generic,
 };
 #ifdef FNN_X86
@@ -37,6 +38,7 @@ static const fnn_ktable table_avx2 = {
                   fnn_sgemm_ukr_avx2_1x16},
     .dgemm_ukr = {fnn_dgemm_ukr_avx2_6x8, fnn_dgemm_ukr_avx2_4x8, fnn_dgemm_ukr_avx2_2x8,
                   fnn_dgemm_ukr_avx2_1x8},
+    .sgemm_ukr_pk = fnn_sgemm_ukr_avx2_6x16_pk, .dgemm_ukr_pk = fnn_dgemm_ukr_avx2_6x8_pk,
     .s_rows = {6, 4, 2, 1}, .d_rows = {6, 4, 2, 1},
     .s_nr = 16, .s_kc = 256, .s_nc = 512,
     .d_nr = 8, .d_kc = 256, .d_nc = 256,
@@ -47,7 +49,7 @@ static const fnn_ktable table_avx2 = {
     .dgemm_ukr_half = {fnn_dgemm_ukr_avx2_6x4, fnn_dgemm_ukr_avx2_4x4, fnn_dgemm_ukr_avx2_2x4,
                   fnn_dgemm_ukr_avx2_1x4},
     .spack_t = fnn_spack_t_avx2, .dpack_t = NULL,
-    .sgemm_act_row = fnn_sgemm_act_row_avx2, .dgemm_act_row = fnn_dgemm_act_row_avx2,
+    .sgemm_epi_tile = fnn_sgemm_epi_tile_avx2, .dgemm_epi_tile = fnn_dgemm_epi_tile_avx2,
     .sgemm_dact_row = fnn_sgemm_dact_row_avx2, .dgemm_dact_row = fnn_dgemm_dact_row_avx2,
 };
 static const fnn_ktable table_avx512 = {
@@ -59,6 +61,7 @@ static const fnn_ktable table_avx512 = {
     .dgemm_ukr = {fnn_dgemm_ukr_avx512_12x16, fnn_dgemm_ukr_avx512_10x16,
                   fnn_dgemm_ukr_avx512_8x16, fnn_dgemm_ukr_avx512_4x16,
                   fnn_dgemm_ukr_avx512_2x16, fnn_dgemm_ukr_avx512_1x16},
+    .sgemm_ukr_pk = fnn_sgemm_ukr_avx512_12x32_pk, .dgemm_ukr_pk = fnn_dgemm_ukr_avx512_12x16_pk,
     .s_rows = {12, 10, 8, 4, 2, 1}, .d_rows = {12, 10, 8, 4, 2, 1},
     .s_nr = 32, .s_kc = 512, .s_nc = 512, /* kc 512: 12x512 A panel (24 KiB) still in L1 */
     .d_nr = 16, .d_kc = 192, .d_nc = 256,
@@ -81,7 +84,7 @@ static const fnn_ktable table_avx512 = {
                    fnn_dgemm_dot_avx512_1x2, fnn_dgemm_dot_avx512_1x1}},
     .dot_rows = {4, 1}, .dot_nj = 5,
     .spack_t = fnn_spack_t_avx2, .dpack_t = NULL, /* AVX2 8x8 transpose: packing is store-bound */
-    .sgemm_act_row = fnn_sgemm_act_row_avx512, .dgemm_act_row = fnn_dgemm_act_row_avx512,
+    .sgemm_epi_tile = fnn_sgemm_epi_tile_avx512, .dgemm_epi_tile = fnn_dgemm_epi_tile_avx512,
     .sgemm_dact_row = fnn_sgemm_dact_row_avx512, .dgemm_dact_row = fnn_dgemm_dact_row_avx512,
 };
 #endif

@@ -36,6 +36,14 @@ typedef struct fnn_ktable {
     void (*dgemm_ukr[6])(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
                          ptrdiff_t csa, const double *b, ptrdiff_t rsb, double beta, double *c,
                          ptrdiff_t ldc);
+    /* the MR-row microkernel that also stores each row of B it reads into bpk, packed
+     * (row p at bpk + p * NR): B is read in place at row stride rsb */
+    void (*sgemm_ukr_pk)(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                         const float *b, ptrdiff_t rsb, float *bpk, float beta, float *c,
+                         ptrdiff_t ldc);
+    void (*dgemm_ukr_pk)(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa,
+                         ptrdiff_t csa, const double *b, ptrdiff_t rsb, double *bpk, double beta,
+                         double *c, ptrdiff_t ldc);
     int s_rows[6], d_rows[6];   /* rows of each microkernel; s_rows[0] = MR */
     int s_nr, s_kc, s_nc;       /* float32 tile width and cache blocks */
     int d_nr, d_kc, d_nc;       /* float64 tile width and cache blocks */
@@ -78,9 +86,12 @@ typedef struct fnn_ktable {
                     ptrdiff_t ldd);
     void (*dpack_t)(ptrdiff_t kc, ptrdiff_t nr, const double *src, ptrdiff_t lds, double *dst,
                     ptrdiff_t ldd);
-    /* epilogue activations on a row, vectorised for this ISA (gemm_act.h) */
-    void (*sgemm_act_row)(float *x, ptrdiff_t n, int act, float slope);
-    void (*dgemm_act_row)(double *x, ptrdiff_t n, int act, double slope);
+    /* GEMM epilogue, vectorised for this ISA (gemm_act.h): C tile := act(C + bias) (bias
+     * may be NULL), returning 1 if some C + bias is NaN or +-inf; and x := x * act'(y) */
+    int (*sgemm_epi_tile)(float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr, const float *bias,
+                          int act, float slope);
+    int (*dgemm_epi_tile)(double *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,
+                          const double *bias, int act, double slope);
     void (*sgemm_dact_row)(float *x, const float *y, ptrdiff_t n, int act, float slope);
     void (*dgemm_dact_row)(double *x, const double *y, ptrdiff_t n, int act, double slope);
 } fnn_ktable;
@@ -140,10 +151,22 @@ size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, i
 #define FNN_DUKR(name)                                                                       \
     void name(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa, ptrdiff_t csa,       \
               const double *b, ptrdiff_t rsb, double beta, double *c, ptrdiff_t ldc)
-/* x := act(x) and x := x * act'(y) on one row, per ISA (gemm_act.h) */
+#define FNN_SUKR_PK(name)                                                                    \
+    void name(ptrdiff_t k, float alpha, const float *a, ptrdiff_t rsa, ptrdiff_t csa,         \
+              const float *b, ptrdiff_t rsb, float *bpk, float beta, float *c, ptrdiff_t ldc)
+#define FNN_DUKR_PK(name)                                                                    \
+    void name(ptrdiff_t k, double alpha, const double *a, ptrdiff_t rsa, ptrdiff_t csa,       \
+              const double *b, ptrdiff_t rsb, double *bpk, double beta, double *c,            \
+              ptrdiff_t ldc)
+FNN_SUKR_PK(fnn_sgemm_ukr_generic_4x8_pk); FNN_DUKR_PK(fnn_dgemm_ukr_generic_4x4_pk);
+FNN_SUKR_PK(fnn_sgemm_ukr_avx2_6x16_pk); FNN_DUKR_PK(fnn_dgemm_ukr_avx2_6x8_pk);
+FNN_SUKR_PK(fnn_sgemm_ukr_avx512_12x32_pk); FNN_DUKR_PK(fnn_dgemm_ukr_avx512_12x16_pk);
+/* the epilogue tile and x := x * act'(y) on one row, per ISA (gemm_act.h) */
 #define FNN_GEMM_ACT_DECL(ISA)                                                               \
-    void fnn_sgemm_act_row_##ISA(float *x, ptrdiff_t n, int act, float slope);              \
-    void fnn_dgemm_act_row_##ISA(double *x, ptrdiff_t n, int act, double slope);            \
+    int fnn_sgemm_epi_tile_##ISA(float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,        \
+                                 const float *bias, int act, float slope);                  \
+    int fnn_dgemm_epi_tile_##ISA(double *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,       \
+                                 const double *bias, int act, double slope);                \
     void fnn_sgemm_dact_row_##ISA(float *x, const float *y, ptrdiff_t n, int act, float slope); \
     void fnn_dgemm_dact_row_##ISA(double *x, const double *y, ptrdiff_t n, int act, double slope);
 FNN_GEMM_ACT_DECL(generic)

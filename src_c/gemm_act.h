@@ -48,18 +48,40 @@ static inline __attribute__((always_inline)) float fnn_tanhf_fast(float x)
     return fnn_self(ax < 0.2f, small, big);
 }
 
-#define FNN_ACT_ROW_BODY(T, EXP, TANH)                                                     \
-    {                                                                                       \
-        ptrdiff_t j;                                                                        \
-        switch (act) {                                                                      \
-        case FNN_ACT_RELU: for (j = 0; j < n; ++j) x[j] = x[j] < 0 ? 0 : x[j]; break;       \
-        case FNN_ACT_LEAKY_RELU:                                                            \
-            for (j = 0; j < n; ++j) x[j] = x[j] > 0 ? x[j] : slope * x[j];                  \
-            break;                                                                          \
-        case FNN_ACT_SIGMOID: for (j = 0; j < n; ++j) x[j] = 1 / (1 + EXP(-x[j])); break;  \
-        case FNN_ACT_TANH: for (j = 0; j < n; ++j) x[j] = TANH(x[j]); break;               \
-        default: break; /* identity */                                                      \
+/* One pass over every element v of the tile (plus its bias): bad |= v is NaN or +-inf,
+ * then x := EXPR(v). Comparisons are written so NaN fails them and passes through. */
+#define FNN_EPI_LOOP(T, EXPR)                                                               \
+    for (i = 0; i < mr; ++i) {                                                              \
+        T *x = c + i * ldc;                                                                 \
+        if (bias) {                                                                         \
+            for (j = 0; j < nr; ++j) {                                                      \
+                T v = x[j] + bias[j];                                                       \
+                bad |= (v - v) != 0;                                                        \
+                x[j] = EXPR;                                                                \
+            }                                                                               \
+        } else {                                                                            \
+            for (j = 0; j < nr; ++j) {                                                      \
+                T v = x[j];                                                                 \
+                bad |= (v - v) != 0;                                                        \
+                x[j] = EXPR;                                                                \
+            }                                                                               \
         }                                                                                   \
+    }
+
+/* C tile [mr x nr] (row stride ldc) := act(C + bias), returning 1 if any C + bias was NaN
+ * or +-inf: the fused GEMM epilogue in one vectorised pass while the tile is in L1 */
+#define FNN_EPI_TILE_BODY(T, EXP, TANH)                                                     \
+    {                                                                                       \
+        ptrdiff_t i, j;                                                                     \
+        int bad = 0;                                                                        \
+        switch (act) {                                                                      \
+        case FNN_ACT_RELU: FNN_EPI_LOOP(T, v < 0 ? 0 : v); break;                              \
+        case FNN_ACT_LEAKY_RELU: FNN_EPI_LOOP(T, v > 0 ? v : slope * v); break;                \
+        case FNN_ACT_SIGMOID: FNN_EPI_LOOP(T, 1 / (1 + EXP(-v))); break;                       \
+        case FNN_ACT_TANH: FNN_EPI_LOOP(T, TANH(v)); break;                                    \
+        default: FNN_EPI_LOOP(T, v); break; /* identity */                                     \
+        }                                                                                   \
+        return bad;                                                                         \
     }
 
 #define FNN_DACT_ROW_BODY(T)                                                                \
@@ -74,13 +96,16 @@ static inline __attribute__((always_inline)) float fnn_tanhf_fast(float x)
         }                                                                                   \
     }
 
-/* x := act(x) and x := x * act'(y) for float and double, named fnn_<s|d>gemm_<d>act_row_ISA;
- * float32 uses the vectorisable exp/tanh above, float64 keeps libm's accuracy */
+/* The tile epilogue and x := x * act'(y) for float and double, named
+ * fnn_<s|d>gemm_epi_tile_ISA and fnn_<s|d>gemm_dact_row_ISA; float32 uses the
+ * vectorisable exp/tanh above, float64 keeps libm's accuracy */
 #define FNN_GEMM_ACT_ROWS(ISA)                                                              \
-    void fnn_sgemm_act_row_##ISA(float *x, ptrdiff_t n, int act, float slope)               \
-        FNN_ACT_ROW_BODY(float, fnn_expf_fast, fnn_tanhf_fast)                              \
-    void fnn_dgemm_act_row_##ISA(double *x, ptrdiff_t n, int act, double slope)             \
-        FNN_ACT_ROW_BODY(double, exp, tanh)                                                 \
+    int fnn_sgemm_epi_tile_##ISA(float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,       \
+                                 const float *bias, int act, float slope)                   \
+        FNN_EPI_TILE_BODY(float, fnn_expf_fast, fnn_tanhf_fast)                             \
+    int fnn_dgemm_epi_tile_##ISA(double *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,      \
+                                 const double *bias, int act, double slope)                 \
+        FNN_EPI_TILE_BODY(double, exp, tanh)                                                \
     void fnn_sgemm_dact_row_##ISA(float *x, const float *y, ptrdiff_t n, int act,           \
                                   float slope) FNN_DACT_ROW_BODY(float)                     \
     void fnn_dgemm_dact_row_##ISA(double *x, const double *y, ptrdiff_t n, int act,         \

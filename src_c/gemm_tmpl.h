@@ -11,6 +11,9 @@
 typedef void (*FN(ukr_fn))(ptrdiff_t, T, const T *, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t,
                            T, T *, ptrdiff_t);
 
+typedef void (*FN(ukr_pk_fn))(ptrdiff_t, T, const T *, ptrdiff_t, ptrdiff_t, const T *,
+                              ptrdiff_t, T *, T, T *, ptrdiff_t);
+
 typedef struct FN(gemm_args) {
     int ta, tb, mr, nr, kc, nc;
     int ct; /* computing C^T = op(B)^T op(A)^T: tiles are stored transposed into C */
@@ -23,11 +26,12 @@ typedef struct FN(gemm_args) {
     FN(ukr_fn) const *ukr; /* microkernels for rows[0] = MR, rows[1], ..., 0-terminated */
     const int *rows;
     void (*pack_t)(ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, T *, ptrdiff_t); /* or NULL */
-    void (*act_row)(T *, ptrdiff_t, int, T);            /* x := act(x), this ISA's build */
+    int (*epi_tile)(T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, int, T); /* ISA's */
     void (*dact_row)(T *, const T *, ptrdiff_t, int, T); /* x := x * act'(y) */
     FN(ukr_fn) const (*dot)[FNN_DOT_NJ]; /* dot[r][c]: dot_rows[r] x (dot_nj - c), or NULL */
     const int *dot_rows;
     int dot_nj;
+    FN(ukr_pk_fn) ukr_pk; /* MR-row kernel packing the B it reads in place, or NULL */
 } FN(gemm_args);
 
 /* dst[p*MR + i] = op(A)[i0+i, p0+p], rows past m zero so edge panels run full tiles */
@@ -113,30 +117,30 @@ static void FN(pack_b_block)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc,
     }
 }
 
-/* C tile (at row i0, col j0, already holding alpha*AB + beta*C) := epilogue(C tile) */
+/* C tile (at row i0, col j0, already holding alpha*AB + beta*C) := epilogue(C tile): one
+ * pass of the ISA's epi_tile, or bias first when pre-activations are kept or the
+ * activation's derivative multiplies the tile */
 static void FN(epilogue)(const FN(gemm_args) *g, T *c, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr,
                          ptrdiff_t nr)
 {
     const fnn_epilogue *e = g->epi;
     const T *bias = e->bias ? (const T *)e->bias + j0 : NULL;
-    ptrdiff_t i, j;
+    ptrdiff_t i;
+    int split = e->preact || e->dact_y, bad;
+    bad = g->epi_tile(c, g->ldc, mr, nr, bias, split ? FNN_ACT_IDENTITY : e->act,
+                      (T)e->act_param);
+    if (bad && e->nonfinite) FNN_SET_FLAG(*e->nonfinite);
+    if (!split) return;
     for (i = 0; i < mr; ++i) {
         T *row = c + i * g->ldc;
-        if (bias)
-            for (j = 0; j < nr; ++j) row[j] += bias[j];
-        if (e->nonfinite) {
-            int bad = 0;
-            for (j = 0; j < nr; ++j) bad |= (row[j] - row[j]) != 0; /* NaN for NaN, +-inf */
-            if (bad) FNN_SET_FLAG(*e->nonfinite);
-        }
         if (e->preact)
             memcpy((T *)e->preact + (i0 + i) * e->ld_preact + j0, row, (size_t)nr * sizeof(T));
         if (e->dact_y)
             g->dact_row(row, (const T *)e->dact_y + (i0 + i) * e->ld_dact_y + j0, nr, e->act,
                         (T)e->act_param);
-        else if (e->act != FNN_ACT_IDENTITY)
-            g->act_row(row, nr, e->act, (T)e->act_param);
     }
+    if (e->preact && !e->dact_y && e->act != FNN_ACT_IDENTITY)
+        g->epi_tile(c, g->ldc, mr, nr, NULL, e->act, (T)e->act_param);
 }
 
 /* C tile := alpha * A panel . B panel + beta * C tile, splitting the rows over the
@@ -156,15 +160,18 @@ static void FN(rows_ukr)(const FN(gemm_args) *g, ptrdiff_t mr, ptrdiff_t kc, con
 
 /* C[i0:, j0:] (+)= one K panel; column edges and transposed C go through a scratch
  * tile, then the epilogue runs on the tile while it is still in L1 if this was the
- * last panel */
+ * last panel. With bpk, a full MR x NR tile of C reads B in place (bp, rsb) through
+ * ukr_pk, which leaves the packed copy of the B panel in bpk. */
 static void FN(tile)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t p0,
                      ptrdiff_t kc, const T *ap, ptrdiff_t rsa, ptrdiff_t csa, const T *bp,
-                     ptrdiff_t rsb)
+                     ptrdiff_t rsb, T *bpk)
 {
     ptrdiff_t i, j, mr = FNN_MIN(g->mr, g->m - i0), nr = FNN_MIN(g->nr, g->n - j0);
     ptrdiff_t ldc = g->ldc, si = g->ct ? 1 : ldc, sj = g->ct ? ldc : 1; /* C strides */
     T beta = p0 == 0 ? g->beta : 1, *c = g->c + i0 * si + j0 * sj;
-    if (nr == g->nr && !g->ct) {
+    if (bpk) {
+        g->ukr_pk(kc, g->alpha, ap, rsa, csa, bp, rsb, bpk, beta, c, ldc);
+    } else if (nr == g->nr && !g->ct) {
         FN(rows_ukr)(g, mr, kc, ap, rsa, csa, bp, rsb, beta, c, ldc);
     } else {
         T tmp[FNN_GEMM_MAX_TILE];
@@ -205,10 +212,10 @@ static void FN(direct_item)(const FN(gemm_args) *g, ptrdiff_t i0, ptrdiff_t j0, 
         kc = FNN_MIN(kcd, g->k - p0);
         for (j = j0; j < j1; j += g->nr) {
             if (!g->tb && j + g->nr <= g->nb) {
-                FN(tile)(g, i0, j, p0, kc, ap, rsa, csa, g->b + p0 * g->ldb + j, g->ldb);
+                FN(tile)(g, i0, j, p0, kc, ap, rsa, csa, g->b + p0 * g->ldb + j, g->ldb, NULL);
             } else {
                 FN(pack_b)(g, j, p0, kc, bbuf);
-                FN(tile)(g, i0, j, p0, kc, ap, rsa, csa, bbuf, g->nr);
+                FN(tile)(g, i0, j, p0, kc, ap, rsa, csa, bbuf, g->nr, NULL);
             }
         }
     }
@@ -248,13 +255,16 @@ static int FN(a_in_place)(const FN(gemm_args) *g)
     return (g->lda * (ptrdiff_t)sizeof(T)) % 4096 != 0;
 }
 
-/* Packed path: row panels [ir0, ir1) of one K panel of one NC block, B[kc x nc] already
- * packed into bp; each A micro-panel is packed once (into ap) for all the block's tiles */
+/* Packed path: row panels [ir0, ir1) of one K panel of one NC block, B[kc x nc] packed
+ * into bp; each A micro-panel is packed once (into ap) for all the block's tiles. With
+ * pk, B is not packed yet: the first panel's full tiles pack it as they read it in place
+ * (ukr_pk, so B's one read from L3 overlaps the FMAs) and an edge tile's B is packed
+ * before its tile runs. */
 static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t ir0, ptrdiff_t ir1, ptrdiff_t jc,
-                            ptrdiff_t nc, ptrdiff_t p0, ptrdiff_t kc, const T *bp, T *ap)
+                            ptrdiff_t nc, ptrdiff_t p0, ptrdiff_t kc, T *bp, T *ap, int pk)
 {
-    ptrdiff_t nb = FNN_CDIV(nc, g->nr), ir, jp;
-    for (ir = ir0; ir < ir1; ++ir) {
+    ptrdiff_t nb = FNN_CDIV(nc, g->nr), ir, jp, j;
+    for (ir = ir0; ir < ir1; ++ir, pk = 0) {
         const T *pa = ap;
         ptrdiff_t rsa = 1, csa = g->mr;
         if (FN(a_in_place)(g) && g->ta)
@@ -263,9 +273,17 @@ static void FN(panel_items)(const FN(gemm_args) *g, ptrdiff_t ir0, ptrdiff_t ir1
             pa = g->a + ir * g->mr * g->lda + p0, rsa = g->lda, csa = 1;
         else
             FN(pack_a)(g, ir * g->mr, p0, kc, ap);
-        for (jp = 0; jp < nb; ++jp)
-            FN(tile)(g, ir * g->mr, jc + jp * g->nr, p0, kc, pa, rsa, csa,
-                     bp + jp * g->nr * kc, g->nr);
+        for (jp = 0; jp < nb; ++jp) {
+            T *bj = bp + jp * g->nr * kc;
+            j = jc + jp * g->nr;
+            if (pk && j + g->nr <= g->n) {
+                FN(tile)(g, ir * g->mr, j, p0, kc, pa, rsa, csa, g->b + p0 * g->ldb + j, g->ldb,
+                         bj);
+                continue;
+            }
+            if (pk) FN(pack_b)(g, j, p0, kc, bj);
+            FN(tile)(g, ir * g->mr, j, p0, kc, pa, rsa, csa, bj, g->nr, NULL);
+        }
     }
 }
 
@@ -279,16 +297,19 @@ static void FN(packed_share)(const FN(gemm_args) *g, T *ws, size_t part, size_t 
     T *bp = ws + (size_t)t * part, *ap = bp + b_elems;
     ptrdiff_t ir0 = 0, ir1 = nir, j0 = 0, j1 = g->n, jc, nc, p0, kc;
     ptrdiff_t kstep = fnn_even_block(g->kc, g->k);
+    int pk;
     if (by_rows)
         ir0 = nir * t / nth, ir1 = nir * (t + 1) / nth;
     else
         j0 = ntiles * t / nth * g->nr, j1 = FNN_MIN(g->n, ntiles * (t + 1) / nth * g->nr);
+    /* B untransposed and the share's first row panel a full MR rows: pack B on the fly */
+    pk = g->ukr_pk && !g->tb && !g->ct && ir0 < ir1 && (ir0 + 1) * g->mr <= g->m;
     for (jc = j0; jc < j1; jc += nc) {
         nc = FNN_MIN(g->nc, j1 - jc);
         for (p0 = 0; p0 < g->k; p0 += kc) {
             kc = FNN_MIN(kstep, g->k - p0);
-            FN(pack_b_block)(g, jc, nc, p0, kc, bp);
-            FN(panel_items)(g, ir0, ir1, jc, nc, p0, kc, bp, ap);
+            if (!pk) FN(pack_b_block)(g, jc, nc, p0, kc, bp);
+            FN(panel_items)(g, ir0, ir1, jc, nc, p0, kc, bp, ap, pk);
         }
     }
 }

@@ -22,12 +22,14 @@ FNN_GEMM_ACT_ROWS(avx2)
 
 /* C[MRx16] := alpha * A[MRxk] . B[kx16] + beta * C */
 FNN_S256(6) FNN_S256(4) FNN_S256(2) FNN_S256(1)
+FNN_UKR_VEC_PK(fnn_sgemm_ukr_avx2_6x16, float, 6, 2, 8) /* packs B as it goes */
 /* C[1x64] := alpha * a[1xk] . B[kx64] + beta * C: batch 1, 8 independent FMA chains */
 FNN_UKR_VEC(fnn_sgemm_ukr_avx2_1x64, float, __m256, 1, 8, 8, _mm256_set1_ps,
             _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_mul_ps,
             _mm256_setzero_ps)
 /* C[MRx8] := alpha * A[MRxk] . B[kx8] + beta * C (float64) */
 FNN_D256(6) FNN_D256(4) FNN_D256(2) FNN_D256(1)
+FNN_UKR_VEC_PK(fnn_dgemm_ukr_avx2_6x8, double, 6, 2, 4)
 /* C[1x32] := alpha * a[1xk] . B[kx32] + beta * C (float64, batch 1) */
 FNN_UKR_VEC(fnn_dgemm_ukr_avx2_1x32, double, __m256d, 1, 8, 4, _mm256_set1_pd,
             _mm256_loadu_pd, _mm256_storeu_pd, _mm256_fmadd_pd, _mm256_mul_pd,

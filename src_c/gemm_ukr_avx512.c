@@ -25,12 +25,14 @@ FNN_GEMM_ACT_ROWS(avx512)
 
 /* C[MRx32] := alpha * A[MRxk] . B[kx32] + beta * C */
 FNN_S512(12) FNN_S512(10) FNN_S512(8) FNN_S512(4) FNN_S512(2) FNN_S512(1)
+FNN_UKR_VEC_PK(fnn_sgemm_ukr_avx512_12x32, float, 12, 2, 16) /* packs B as it goes */
 /* C[1x128] := alpha * a[1xk] . B[kx128] + beta * C: batch 1, 8 independent FMA chains */
 FNN_UKR_VEC(fnn_sgemm_ukr_avx512_1x128, float, __m512, 1, 8, 16, _mm512_set1_ps,
             _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_mul_ps,
             _mm512_setzero_ps)
 /* C[MRx16] := alpha * A[MRxk] . B[kx16] + beta * C (float64) */
 FNN_D512(12) FNN_D512(10) FNN_D512(8) FNN_D512(4) FNN_D512(2) FNN_D512(1)
+FNN_UKR_VEC_PK(fnn_dgemm_ukr_avx512_12x16, double, 12, 2, 8)
 /* C[1x64] := alpha * a[1xk] . B[kx64] + beta * C (float64, batch 1) */
 FNN_UKR_VEC(fnn_dgemm_ukr_avx512_1x64, double, __m512d, 1, 8, 8, _mm512_set1_pd,
             _mm512_loadu_pd, _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_mul_pd,

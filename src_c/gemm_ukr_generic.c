@@ -7,15 +7,23 @@ FNN_GEMM_ACT_ROWS(generic)
 
 /* One body for both dtypes: the tile stays in a local array the compiler keeps in
  * registers; A is read through (rsa, csa) so packed panels and raw rows share it. */
-#define FNN_UKR_GENERIC(NAME, T, MR, NR)                                                  \
+#define FNN_UKR_GENERIC(NAME, T, MR, NR) FNN_UKR_GENERIC_BODY(NAME, T, MR, NR, , )
+/* ... and NAME_pk, which also stores each B row it reads into bpk packed (row p at
+ * bpk + p * NR): see FNN_UKR_VEC_PK */
+#define FNN_UKR_GENERIC_PK(NAME, T, MR, NR)                                               \
+    FNN_UKR_GENERIC_BODY(NAME##_pk, T, MR, NR, T *bpk FNN_COMMA,                          \
+                         for (j = 0; j < NR; ++j) bpk[p * NR + j] = bp[j];)
+#define FNN_COMMA ,
+#define FNN_UKR_GENERIC_BODY(NAME, T, MR, NR, PK_ARG, PK_STORE)                           \
     void NAME(ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b, \
-              ptrdiff_t rsb, T beta, T *c, ptrdiff_t ldc)                                 \
+              ptrdiff_t rsb, PK_ARG T beta, T *c, ptrdiff_t ldc)                          \
     {                                                                                     \
         T acc[MR][NR] = {{0}};                                                            \
         ptrdiff_t p;                                                                      \
         int i, j;                                                                         \
         for (p = 0; p < k; ++p) {                                                         \
             const T *bp = b + p * rsb;                                                    \
+            PK_STORE                                                                      \
             for (i = 0; i < MR; ++i) {                                                    \
                 T ai = a[i * rsa + p * csa];                                              \
                 for (j = 0; j < NR; ++j) acc[i][j] += ai * bp[j];                         \
@@ -31,11 +39,13 @@ FNN_GEMM_ACT_ROWS(generic)
 FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_4x8, float, 4, 8)
 FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_2x8, float, 2, 8)
 FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_1x8, float, 1, 8)
+FNN_UKR_GENERIC_PK(fnn_sgemm_ukr_generic_4x8, float, 4, 8) /* packs B as it goes */
 FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_1x32, float, 1, 32) /* batch 1 */
 /* C[MRx4] := alpha * A[MRxk] . B[kx4] + beta * C (float64) */
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_4x4, double, 4, 4)
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_2x4, double, 2, 4)
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_1x4, double, 1, 4)
+FNN_UKR_GENERIC_PK(fnn_dgemm_ukr_generic_4x4, double, 4, 4)
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_1x16, double, 1, 16) /* batch 1 */
 /* half-width tiles for narrow outputs: C[MRx4] (float32), C[MRx2] (float64) */
 FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_4x4, float, 4, 4)
