@@ -150,6 +150,27 @@ def test_bit_identical_across_threads(isa, threads, rng, dtype):
                                              activation="tanh"), k, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_b_packed_while_first_panel_runs(isa, threads, rng, dtype):
+    # The packed path's first row panel reads an untransposed B in place and packs it
+    # for the later panels (ukr_pk). Cover: B a row-strided view (ldb > n), n past NC and
+    # not a multiple of NR (edge tile packed separately), k over several K panels,
+    # threads splitting rows or columns, and a thread whose only row panel is partial.
+    for m, k, n, ta, b_pad in [(50, 1100, 70, 0, 13), (203, 530, 545, 0, 0),
+                               (40, 700, 600, 0, 7), (35, 600, 20, 1, 0), (97, 64, 33, 1, 5)]:
+        a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+        b = rng.standard_normal((k, n + 2 * b_pad)).astype(dtype)[:, b_pad:b_pad + n]
+        bias = rng.standard_normal(n).astype(dtype)
+        want = _ref.matmul(a, b, trans_a=ta, bias=bias, activation="relu")
+        results = []
+        for t in (1, 2, 3):
+            threads(t)
+            results.append(ops.matmul(a, b, trans_a=ta, bias=bias, activation="relu"))
+        assert_close(results[0], want, k, dtype)
+        for r in results[1:]:
+            np.testing.assert_array_equal(r, results[0])
+
+
 @pytest.mark.parametrize("ws_limit", [0, 1, 20000, "one_thread"])
 @pytest.mark.parametrize("m,n,tb", [(150, 200, 1), (1500, 10, 0)])
 def test_small_or_missing_workspace_falls_back(isa, threads, rng, ws_limit, m, n, tb):
