@@ -3,8 +3,10 @@
  *
  * Loop nest (BLIS, with the roles of A and B swapped for row-major wide NR tiles):
  *   each thread owns an equal range of row panels or of NR tiles -> jc over NC columns
- *   -> pc over KC depth -> the thread packs its B[kc x nc] (stays in its L2) -> per
- *   MR-row panel pack the A micro-panel [MR x kc] (stays in L1) -> microkernel per tile.
+ *   -> pc over KC depth -> the thread packs its B[kc x nc] (stays in its L2; an
+ *   untransposed B is packed by the first row panel's microkernels as they read it) ->
+ *   per MR-row panel pack the A micro-panel [MR x kc] (stays in L1) -> microkernel per
+ *   tile.
  * Every C element is summed over p in the same KC order whoever owns its tile, so the
  * result does not depend on the thread count. */
 
