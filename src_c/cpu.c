@@ -28,7 +28,7 @@ static const fnn_ktable table_generic = {
     .dgemm_ukr_half = {fnn_dgemm_ukr_generic_4x2, fnn_dgemm_ukr_generic_2x2, fnn_dgemm_ukr_generic_1x2},
     .spack_t = NULL, .dpack_t = NULL,
     .sgemm_epi_tile = fnn_sgemm_epi_tile_generic, .dgemm_epi_tile = fnn_dgemm_epi_tile_generic,
-    .sgemm_dact_row = fnn_sgemm_dact_row_generic, .dgemm_dact_row = fnn_dgemm_dact_row_generic,
+    .sgemm_dact_tile = fnn_sgemm_dact_tile_generic, .dgemm_dact_tile = fnn_dgemm_dact_tile_generic,
 };
 #ifdef FNN_X86
 static const fnn_ktable table_avx2 = {
@@ -50,7 +50,7 @@ static const fnn_ktable table_avx2 = {
                   fnn_dgemm_ukr_avx2_1x4},
     .spack_t = fnn_spack_t_avx2, .dpack_t = NULL,
     .sgemm_epi_tile = fnn_sgemm_epi_tile_avx2, .dgemm_epi_tile = fnn_dgemm_epi_tile_avx2,
-    .sgemm_dact_row = fnn_sgemm_dact_row_avx2, .dgemm_dact_row = fnn_dgemm_dact_row_avx2,
+    .sgemm_dact_tile = fnn_sgemm_dact_tile_avx2, .dgemm_dact_tile = fnn_dgemm_dact_tile_avx2,
 };
 static const fnn_ktable table_avx512 = {
     .name = "avx512", .isa = FNN_ISA_AVX512, .probe = fnn_probe_avx512,
@@ -85,7 +85,7 @@ static const fnn_ktable table_avx512 = {
     .dot_rows = {4, 1}, .dot_nj = 5,
     .spack_t = fnn_spack_t_avx2, .dpack_t = NULL, /* AVX2 8x8 transpose: packing is store-bound */
     .sgemm_epi_tile = fnn_sgemm_epi_tile_avx512, .dgemm_epi_tile = fnn_dgemm_epi_tile_avx512,
-    .sgemm_dact_row = fnn_sgemm_dact_row_avx512, .dgemm_dact_row = fnn_dgemm_dact_row_avx512,
+    .sgemm_dact_tile = fnn_sgemm_dact_tile_avx512, .dgemm_dact_tile = fnn_dgemm_dact_tile_avx512,
 };
 #endif
 

@@ -87,13 +87,17 @@ typedef struct fnn_ktable {
     void (*dpack_t)(ptrdiff_t kc, ptrdiff_t nr, const double *src, ptrdiff_t lds, double *dst,
                     ptrdiff_t ldd);
     /* GEMM epilogue, vectorised for this ISA (gemm_act.h): C tile := act(C + bias) (bias
-     * may be NULL), returning 1 if some C + bias is NaN or +-inf; and x := x * act'(y) */
+     * may be NULL), with check returning 1 if some C + bias is NaN or +-inf (0 without);
+     * and the backward mode C tile := (C + bias) * act'(Y), Y [mr x nr] at y (stride ldy) */
     int (*sgemm_epi_tile)(float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr, const float *bias,
-                          int act, float slope);
+                          int act, float slope, int check);
     int (*dgemm_epi_tile)(double *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,
-                          const double *bias, int act, double slope);
-    void (*sgemm_dact_row)(float *x, const float *y, ptrdiff_t n, int act, float slope);
-    void (*dgemm_dact_row)(double *x, const double *y, ptrdiff_t n, int act, double slope);
+                          const double *bias, int act, double slope, int check);
+    int (*sgemm_dact_tile)(float *c, ptrdiff_t ldc, const float *y, ptrdiff_t ldy, ptrdiff_t mr,
+                           ptrdiff_t nr, const float *bias, int act, float slope, int check);
+    int (*dgemm_dact_tile)(double *c, ptrdiff_t ldc, const double *y, ptrdiff_t ldy,
+                           ptrdiff_t mr, ptrdiff_t nr, const double *bias, int act, double slope,
+                           int check);
 } fnn_ktable;
 
 extern const fnn_ktable *fnn_kt;   /* the selected row; generic until fnn_set_isa */
@@ -161,14 +165,18 @@ size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, i
 FNN_SUKR_PK(fnn_sgemm_ukr_generic_4x8_pk); FNN_DUKR_PK(fnn_dgemm_ukr_generic_4x4_pk);
 FNN_SUKR_PK(fnn_sgemm_ukr_avx2_6x16_pk); FNN_DUKR_PK(fnn_dgemm_ukr_avx2_6x8_pk);
 FNN_SUKR_PK(fnn_sgemm_ukr_avx512_12x32_pk); FNN_DUKR_PK(fnn_dgemm_ukr_avx512_12x16_pk);
-/* the epilogue tile and x := x * act'(y) on one row, per ISA (gemm_act.h) */
+/* the epilogue tile, forward and backward (act') modes, per ISA (gemm_act.h) */
 #define FNN_GEMM_ACT_DECL(ISA)                                                               \
     int fnn_sgemm_epi_tile_##ISA(float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,        \
-                                 const float *bias, int act, float slope);                  \
+                                 const float *bias, int act, float slope, int check);       \
     int fnn_dgemm_epi_tile_##ISA(double *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,       \
-                                 const double *bias, int act, double slope);                \
-    void fnn_sgemm_dact_row_##ISA(float *x, const float *y, ptrdiff_t n, int act, float slope); \
-    void fnn_dgemm_dact_row_##ISA(double *x, const double *y, ptrdiff_t n, int act, double slope);
+                                 const double *bias, int act, double slope, int check);     \
+    int fnn_sgemm_dact_tile_##ISA(float *c, ptrdiff_t ldc, const float *y, ptrdiff_t ldy,    \
+                                  ptrdiff_t mr, ptrdiff_t nr, const float *bias, int act,    \
+                                  float slope, int check);                                   \
+    int fnn_dgemm_dact_tile_##ISA(double *c, ptrdiff_t ldc, const double *y, ptrdiff_t ldy,  \
+                                  ptrdiff_t mr, ptrdiff_t nr, const double *bias, int act,   \
+                                  double slope, int check);
 FNN_GEMM_ACT_DECL(generic)
 FNN_GEMM_ACT_DECL(avx2)
 FNN_GEMM_ACT_DECL(avx512)

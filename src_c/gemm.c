@@ -149,7 +149,7 @@ static int gemv_threads(size_t b_bytes)
         gemm_args_##P g = {trans_a != 0, trans_b != 0, t->P##_rows[0], t->P##_nr, t->P##_kc,  \
                            t->P##_nc, 0, m, n, k, lda, ldb, ldc, n, alpha, beta, a, b, c, epi, \
                            t->P##gemm_ukr, t->P##_rows, t->P##pack_t, t->P##gemm_epi_tile,     \
-                           t->P##gemm_dact_row, t->P##gemm_dot, t->dot_rows, t->dot_nj,       \
+                           t->P##gemm_dact_tile, t->P##gemm_dot, t->dot_rows, t->dot_nj,       \
                            t->P##gemm_ukr_pk};                                                \
         size_t bb, ab, spare = 0;                                                             \
         uintptr_t base = ((uintptr_t)ws + FNN_GEMM_ALIGN - 1) & ~(uintptr_t)(FNN_GEMM_ALIGN - 1); \

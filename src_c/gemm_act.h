@@ -1,7 +1,7 @@
-/* Epilogue activations on one row of a C tile, instantiated in every gemm_ukr_<isa>.c
- * so each ISA's flags vectorise them (a per-element libm call would cost more than
- * the tile's GEMM work for tanh). Forward y = act(z) and backward x *= act'(y), with
- * act' written in terms of the forward output y. */
+/* Epilogue activations on a C tile, instantiated in every gemm_ukr_<isa>.c so each
+ * ISA's flags vectorise them (a per-element libm call would cost more than the tile's
+ * GEMM work for tanh). Forward y = act(z) and backward x *= act'(y), with act' written
+ * in terms of the forward output y. */
 #ifndef FNN_GEMM_ACT_H
 #define FNN_GEMM_ACT_H
 
@@ -48,67 +48,97 @@ static inline __attribute__((always_inline)) float fnn_tanhf_fast(float x)
     return fnn_self(ax < 0.2f, small, big);
 }
 
-/* One pass over every element v of the tile (plus its bias): bad |= v is NaN or +-inf,
- * then x := EXPR(v). Comparisons are written so NaN fails them and passes through. */
-#define FNN_EPI_LOOP(T, EXPR)                                                               \
+/* One pass over every element v of the tile (plus its bias) with d the matching element
+ * of Y (DACT) or none: CHK (bad |= v is NaN or +-inf, or nothing), then x := EXPR. The
+ * check is a vector reduction per row; callers that do not want it skip its cost. */
+#define FNN_EPI_LOOP(T, DACT, CHK, EXPR)                                                    \
     for (i = 0; i < mr; ++i) {                                                              \
         T *x = c + i * ldc;                                                                 \
+        const T *yr = DACT ? y + i * ldy : NULL;                                            \
         if (bias) {                                                                         \
             for (j = 0; j < nr; ++j) {                                                      \
-                T v = x[j] + bias[j];                                                       \
-                bad |= (v - v) != 0;                                                        \
+                T v = x[j] + bias[j], d = DACT ? yr[j] : 0;                                 \
+                CHK;                                                                        \
                 x[j] = EXPR;                                                                \
             }                                                                               \
         } else {                                                                            \
             for (j = 0; j < nr; ++j) {                                                      \
-                T v = x[j];                                                                 \
-                bad |= (v - v) != 0;                                                        \
+                T v = x[j], d = DACT ? yr[j] : 0;                                           \
+                CHK;                                                                        \
                 x[j] = EXPR;                                                                \
             }                                                                               \
         }                                                                                   \
     }
+#define FNN_EPI_CHECK bad |= (v - v) != 0; (void)d
+#define FNN_EPI_NOCHECK (void)d
 
-/* C tile [mr x nr] (row stride ldc) := act(C + bias), returning 1 if any C + bias was NaN
- * or +-inf: the fused GEMM epilogue in one vectorised pass while the tile is in L1 */
+/* Forward: x := act(v), v = C + bias */
+#define FNN_EPI_ACTS(T, EXP, TANH, CHK)                                                     \
+    switch (act) {                                                                          \
+    case FNN_ACT_RELU: FNN_EPI_LOOP(T, 0, CHK, v < 0 ? 0 : v); break;                       \
+    case FNN_ACT_LEAKY_RELU: FNN_EPI_LOOP(T, 0, CHK, v > 0 ? v : slope * v); break;         \
+    case FNN_ACT_SIGMOID: FNN_EPI_LOOP(T, 0, CHK, 1 / (1 + EXP(-v))); break;                \
+    case FNN_ACT_TANH: FNN_EPI_LOOP(T, 0, CHK, TANH(v)); break;                             \
+    default: FNN_EPI_LOOP(T, 0, CHK, v); break; /* identity */                              \
+    }
+
+/* Backward: x := v * act'(d), d the forward output; relu selects, as act_bwd does */
+#define FNN_EPI_DACTS(T, CHK)                                                               \
+    switch (act) {                                                                          \
+    case FNN_ACT_RELU: FNN_EPI_LOOP(T, 1, CHK, d > 0 ? v : 0); break;                       \
+    case FNN_ACT_LEAKY_RELU: FNN_EPI_LOOP(T, 1, CHK, v * (d > 0 ? 1 : slope)); break;       \
+    case FNN_ACT_SIGMOID: FNN_EPI_LOOP(T, 1, CHK, v * (d * (1 - d))); break;                \
+    case FNN_ACT_TANH: FNN_EPI_LOOP(T, 1, CHK, v * (1 - d * d)); break;                     \
+    default: FNN_EPI_LOOP(T, 1, CHK, v); break; /* identity: act' = 1 */                    \
+    }
+
+/* C tile [mr x nr] (row stride ldc) := act(C + bias), with check returning 1 if any
+ * C + bias was NaN or +-inf: the fused GEMM epilogue in one vectorised pass while the
+ * tile is in L1 */
 #define FNN_EPI_TILE_BODY(T, EXP, TANH)                                                     \
     {                                                                                       \
         ptrdiff_t i, j;                                                                     \
+        const T *y = NULL;                                                                  \
+        ptrdiff_t ldy = 0;                                                                  \
         int bad = 0;                                                                        \
-        switch (act) {                                                                      \
-        case FNN_ACT_RELU: FNN_EPI_LOOP(T, v < 0 ? 0 : v); break;                              \
-        case FNN_ACT_LEAKY_RELU: FNN_EPI_LOOP(T, v > 0 ? v : slope * v); break;                \
-        case FNN_ACT_SIGMOID: FNN_EPI_LOOP(T, 1 / (1 + EXP(-v))); break;                       \
-        case FNN_ACT_TANH: FNN_EPI_LOOP(T, TANH(v)); break;                                    \
-        default: FNN_EPI_LOOP(T, v); break; /* identity */                                     \
+        if (check) {                                                                        \
+            FNN_EPI_ACTS(T, EXP, TANH, FNN_EPI_CHECK)                                       \
+        } else {                                                                            \
+            FNN_EPI_ACTS(T, EXP, TANH, FNN_EPI_NOCHECK)                                     \
         }                                                                                   \
         return bad;                                                                         \
     }
 
-#define FNN_DACT_ROW_BODY(T)                                                                \
+/* C tile := (C + bias) * act'(Y), Y [mr x nr] at y (row stride ldy), with check
+ * returning 1 if any C + bias was NaN or +-inf: the backward epilogue (C = g·Wᵀ, Y the
+ * previous layer's forward output) in one pass */
+#define FNN_DACT_TILE_BODY(T)                                                               \
     {                                                                                       \
-        ptrdiff_t j;                                                                        \
-        switch (act) {                                                                      \
-        case FNN_ACT_RELU: for (j = 0; j < n; ++j) x[j] = y[j] > 0 ? x[j] : 0; break;       \
-        case FNN_ACT_LEAKY_RELU: for (j = 0; j < n; ++j) x[j] *= y[j] > 0 ? 1 : slope; break; \
-        case FNN_ACT_SIGMOID: for (j = 0; j < n; ++j) x[j] *= y[j] * (1 - y[j]); break;     \
-        case FNN_ACT_TANH: for (j = 0; j < n; ++j) x[j] *= 1 - y[j] * y[j]; break;          \
-        default: break; /* identity: act' = 1 */                                            \
+        ptrdiff_t i, j;                                                                     \
+        int bad = 0;                                                                        \
+        if (check) {                                                                        \
+            FNN_EPI_DACTS(T, FNN_EPI_CHECK)                                                 \
+        } else {                                                                            \
+            FNN_EPI_DACTS(T, FNN_EPI_NOCHECK)                                               \
         }                                                                                   \
+        return bad;                                                                         \
     }
 
-/* The tile epilogue and x := x * act'(y) for float and double, named
- * fnn_<s|d>gemm_epi_tile_ISA and fnn_<s|d>gemm_dact_row_ISA; float32 uses the
+/* The tile epilogues for float and double, named fnn_<s|d>gemm_epi_tile_ISA and
+ * fnn_<s|d>gemm_dact_tile_ISA; float32 uses the
  * vectorisable exp/tanh above, float64 keeps libm's accuracy */
 #define FNN_GEMM_ACT_ROWS(ISA)                                                              \
     int fnn_sgemm_epi_tile_##ISA(float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,       \
-                                 const float *bias, int act, float slope)                   \
+                                 const float *bias, int act, float slope, int check)        \
         FNN_EPI_TILE_BODY(float, fnn_expf_fast, fnn_tanhf_fast)                             \
     int fnn_dgemm_epi_tile_##ISA(double *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,      \
-                                 const double *bias, int act, double slope)                 \
+                                 const double *bias, int act, double slope, int check)      \
         FNN_EPI_TILE_BODY(double, exp, tanh)                                                \
-    void fnn_sgemm_dact_row_##ISA(float *x, const float *y, ptrdiff_t n, int act,           \
-                                  float slope) FNN_DACT_ROW_BODY(float)                     \
-    void fnn_dgemm_dact_row_##ISA(double *x, const double *y, ptrdiff_t n, int act,         \
-                                  double slope) FNN_DACT_ROW_BODY(double)
+    int fnn_sgemm_dact_tile_##ISA(float *c, ptrdiff_t ldc, const float *y, ptrdiff_t ldy,    \
+                                  ptrdiff_t mr, ptrdiff_t nr, const float *bias, int act,    \
+                                  float slope, int check) FNN_DACT_TILE_BODY(float)          \
+    int fnn_dgemm_dact_tile_##ISA(double *c, ptrdiff_t ldc, const double *y, ptrdiff_t ldy,  \
+                                  ptrdiff_t mr, ptrdiff_t nr, const double *bias, int act,   \
+                                  double slope, int check) FNN_DACT_TILE_BODY(double)
 
 #endif /* FNN_GEMM_ACT_H */

@@ -28,8 +28,9 @@ typedef struct FN(gemm_args) {
     FN(ukr_fn) const *ukr; /* microkernels for rows[0] = MR, rows[1], ..., 0-terminated */
     const int *rows;
     void (*pack_t)(ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, T *, ptrdiff_t); /* or NULL */
-    int (*epi_tile)(T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, int, T); /* ISA's */
-    void (*dact_row)(T *, const T *, ptrdiff_t, int, T); /* x := x * act'(y) */
+    int (*epi_tile)(T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, int, T, int); /* ISA's */
+    int (*dact_tile)(T *, ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, int,
+                     T, int); /* C := (C + bias) * act'(Y), ISA's */
     FN(ukr_fn) const (*dot)[FNN_DOT_NJ]; /* dot[r][c]: dot_rows[r] x (dot_nj - c), or NULL */
     const int *dot_rows;
     int dot_nj;
@@ -120,29 +121,32 @@ static void FN(pack_b_block)(const FN(gemm_args) *g, ptrdiff_t jc, ptrdiff_t nc,
 }
 
 /* C tile (at row i0, col j0, already holding alpha*AB + beta*C) := epilogue(C tile): one
- * pass of the ISA's epi_tile, or bias first when pre-activations are kept or the
- * activation's derivative multiplies the tile */
+ * pass of the ISA's epi_tile, or of its dact_tile in the backward mode; when
+ * pre-activations are kept, bias first, the copy, then the activation or its derivative */
 static void FN(epilogue)(const FN(gemm_args) *g, T *c, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr,
                          ptrdiff_t nr)
 {
     const fnn_epilogue *e = g->epi;
     const T *bias = e->bias ? (const T *)e->bias + j0 : NULL;
+    const T *y = e->dact_y ? (const T *)e->dact_y + i0 * e->ld_dact_y + j0 : NULL;
+    const T slope = (T)e->act_param;
     ptrdiff_t i;
-    int split = e->preact || e->dact_y, bad;
-    bad = g->epi_tile(c, g->ldc, mr, nr, bias, split ? FNN_ACT_IDENTITY : e->act,
-                      (T)e->act_param);
-    if (bad && e->nonfinite) FNN_SET_FLAG(*e->nonfinite);
-    if (!split) return;
-    for (i = 0; i < mr; ++i) {
-        T *row = c + i * g->ldc;
-        if (e->preact)
-            memcpy((T *)e->preact + (i0 + i) * e->ld_preact + j0, row, (size_t)nr * sizeof(T));
-        if (e->dact_y)
-            g->dact_row(row, (const T *)e->dact_y + (i0 + i) * e->ld_dact_y + j0, nr, e->act,
-                        (T)e->act_param);
+    int check = e->nonfinite != NULL, bad;
+    if (!e->preact) {
+        bad = y ? g->dact_tile(c, g->ldc, y, e->ld_dact_y, mr, nr, bias, e->act, slope, check)
+                : g->epi_tile(c, g->ldc, mr, nr, bias, e->act, slope, check);
+        if (bad) FNN_SET_FLAG(*e->nonfinite);
+        return;
     }
-    if (e->preact && !e->dact_y && e->act != FNN_ACT_IDENTITY)
-        g->epi_tile(c, g->ldc, mr, nr, NULL, e->act, (T)e->act_param);
+    if (g->epi_tile(c, g->ldc, mr, nr, bias, FNN_ACT_IDENTITY, 0, check))
+        FNN_SET_FLAG(*e->nonfinite);
+    for (i = 0; i < mr; ++i)
+        memcpy((T *)e->preact + (i0 + i) * e->ld_preact + j0, c + i * g->ldc,
+               (size_t)nr * sizeof(T));
+    if (y)
+        g->dact_tile(c, g->ldc, y, e->ld_dact_y, mr, nr, NULL, e->act, slope, 0);
+    else if (e->act != FNN_ACT_IDENTITY)
+        g->epi_tile(c, g->ldc, mr, nr, NULL, e->act, slope, 0);
 }
 
 /* C tile := alpha * A panel . B panel + beta * C tile, splitting the rows over the
