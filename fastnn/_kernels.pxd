@@ -182,6 +182,12 @@ cdef extern from "fastnn.h" nogil:
         void *grads
         void *state[3]
         size_t n_params
+        ptrdiff_t *live_pre
+        ptrdiff_t *live_runs
+        void *live_sum
+        void *xc
+        void *wc
+        int64_t live_steps
     double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,
                           const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
                           double lr, double *stats)

@@ -22,6 +22,9 @@ include "_isa.pxi"
 
 cnp.import_array()
 
+# Training skips the input columns that are zero in a whole batch (plan.c live_cols): the
+# same results, less work on sparse inputs such as MNIST's blank margins. False: never.
+SKIP_ZERO_INPUTS = True
 LOSS_ID = {"mse": 0, "mae": 1, "huber": 2, "binary_cross_entropy": 3, "softmax_cross_entropy": 5}
 PLAN_METRICS = ("accuracy", "binary_accuracy", "mse", "mae")
 
@@ -137,6 +140,11 @@ cdef class Plan:
         if training:
             self._training(model, batch)
 
+    @property
+    def live_steps(self):
+        """Steps that skipped the batch's all-zero input columns (SKIP_ZERO_INPUTS)."""
+        return self.p.live_steps
+
     cdef void *_buf(self, shape):
         return _ptr(self._keep(np.zeros(shape, self.dtype)))
 
@@ -173,6 +181,13 @@ cdef class Plan:
         self.p.yb = self._buf((batch, self.p.n_out))
         self.p.swb = self._buf((batch,))
         self.p.lb = <int64_t *>_ptr(self._keep(np.zeros(batch, np.int64)))
+        if SKIP_ZERO_INPUTS and self.ops[0].kind == FNN_OP_DENSE:
+            ni = self.p.n_in
+            self.p.live_pre = <ptrdiff_t *>_ptr(self._keep(np.zeros(ni + 1, np.intp)))
+            self.p.live_runs = <ptrdiff_t *>_ptr(self._keep(np.zeros(ni + 2, np.intp)))
+            self.p.live_sum = self._buf((ni,))
+            self.p.xc = self._buf((batch, ni))
+            self.p.wc = self._buf((ni, self.ops[0].n_out))
         if not opt.state and opt.active_state():
             opt.build(model.params.size, model.dtype)
         s = opt.state

@@ -147,6 +147,13 @@ void fnn_dgemm(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, 
                double *c, ptrdiff_t ldc, const fnn_epilogue *epi, void *ws, size_t ws_bytes);
 /* packing workspace for up to nthreads threads with the selected ISA's blocking; 0 if none */
 size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int nthreads);
+/* The depth kp of the K panels fnn_sgemm / fnn_dgemm (trans_a either) sums this call in:
+ * C(i, j) := beta C(i, j) + the panel sums over p in [0, kp), [kp, 2 kp), ..., each panel
+ * summed in p order and added in panel order. A caller may skip exact zeros of op(A)'s
+ * columns panel by panel, one call per panel, and get the same values. 0 when the call's
+ * path sums otherwise (the narrow dot kernels) or makes no such promise (m <= 3). */
+ptrdiff_t fnn_gemm_kpanel(int elem_size, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                          const void *ws, size_t ws_bytes);
 
 /* Microkernels: fnn_<s|d>gemm_ukr_<isa>_<rows>x<NR>, the signature of fnn_ktable.sgemm_ukr */
 #define FNN_SUKR(name)                                                                       \
@@ -436,6 +443,14 @@ typedef struct fnn_plan {
     double clipnorm, clipvalue;   /* <= 0: off */
     void *params, *grads, *state[3];
     size_t n_params;
+    /* Input columns that are zero in the whole batch, skipped by the first op when it is
+     * Dense (plan.c live_cols); off when live_pre is NULL. Buffers: */
+    ptrdiff_t *live_pre;          /* [n_in + 1] live columns before column j */
+    ptrdiff_t *live_runs;         /* [n_in + 2] (start, length) of each run of live columns */
+    void *live_sum;               /* [n_in] sum of |x| down each column */
+    void *xc, *wc;                /* [batch, n_in], [n_in, n_out of op 0]: x's live columns,
+                                   * W's live rows, then the live rows of dW */
+    int64_t live_steps;           /* steps that skipped zero columns (a count for tests) */
 } fnn_plan;
 
 double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,

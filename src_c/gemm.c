@@ -138,6 +138,38 @@ static int gemv_threads(size_t b_bytes)
 #undef T
 #undef FN
 
+/* Threads of the packed path for a call that is neither a GEMV nor narrow, and its
+ * per-thread workspace parts; 0: the unpacked path (a skinny batch reading B in place, or
+ * too little workspace for one thread's packing). rows: the table's MR first. */
+static int packed_threads(size_t es, const int *rows, int nr, int kc, int nc, int trans_b,
+                          ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const void *ws, size_t ws_bytes,
+                          size_t *bb, size_t *ab)
+{
+    uintptr_t base = ((uintptr_t)ws + FNN_GEMM_ALIGN - 1) & ~(uintptr_t)(FNN_GEMM_ALIGN - 1);
+    size_t spare = 0;
+    ws_parts(es, rows[0], nr, kc, nc, n, k, bb, ab);
+    if (ws && ws_bytes >= (base - (uintptr_t)ws)) spare = ws_bytes - (base - (uintptr_t)ws);
+    if (m <= 32 && !trans_b) return 0;
+    return FNN_MAX(gemm_threads(m, n, k, spare, *bb + *ab), 0);
+}
+
+ptrdiff_t fnn_gemm_kpanel(int elem_size, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                          const void *ws, size_t ws_bytes)
+{
+    const fnn_ktable *t = fnn_kt;
+    const int *rows = elem_size == 4 ? t->s_rows : t->d_rows;
+    int nr = elem_size == 4 ? t->s_nr : t->d_nr, kc = elem_size == 4 ? t->s_kc : t->d_kc;
+    int nc = elem_size == 4 ? t->s_nc : t->d_nc;
+    size_t bb, ab;
+    if (m <= 0 || n <= 0 || k <= 0 || (m <= FNN_GEMM_ROWS_M && !trans_b) ||
+        n <= FNN_GEMM_NARROW)
+        return 0;
+    if (packed_threads((size_t)elem_size, rows, nr, kc, nc, trans_b, m, n, k, ws, ws_bytes,
+                       &bb, &ab) < 1)
+        return fnn_even_block(FNN_MIN(kc, FNN_GEMM_STACK / nr), k);
+    return fnn_even_block(kc, k);
+}
+
 /* Path choice depends on the shape and the workspace only, never on the thread count:
  * skinny problems (batch <= 32 with B in place, or n <= 16) skip packing. */
 #define FNN_GEMM_DRIVER(FNAME, T, P)                                                          \
@@ -151,7 +183,7 @@ static int gemv_threads(size_t b_bytes)
                            t->P##gemm_ukr, t->P##_rows, t->P##pack_t, t->P##gemm_epi_tile,     \
                            t->P##gemm_dact_tile, t->P##gemm_dot, t->dot_rows, t->dot_nj,       \
                            t->P##gemm_ukr_pk};                                                \
-        size_t bb, ab, spare = 0;                                                             \
+        size_t bb, ab;                                                                        \
         uintptr_t base = ((uintptr_t)ws + FNN_GEMM_ALIGN - 1) & ~(uintptr_t)(FNN_GEMM_ALIGN - 1); \
         int nt;                                                                               \
         if (m <= 0 || n <= 0) return;                                                         \
@@ -168,11 +200,9 @@ static int gemv_threads(size_t b_bytes)
                             ws && ws_bytes > off ? (ws_bytes - off) / sizeof(T) : 0);         \
             return;                                                                           \
         }                                                                                     \
-        ws_parts(sizeof(T), g.mr, g.nr, g.kc, g.nc, n, k, &bb, &ab);                          \
-        if (ws && ws_bytes >= (base - (uintptr_t)ws))                                         \
-            spare = ws_bytes - (base - (uintptr_t)ws);                                        \
-        nt = gemm_threads(m, n, k, spare, bb + ab);                                           \
-        if (nt < 1 || (m <= 32 && !trans_b))                                                  \
+        nt = packed_threads(sizeof(T), &t->P##_rows[0], t->P##_nr, t->P##_kc, t->P##_nc,       \
+                            trans_b, m, n, k, ws, ws_bytes, &bb, &ab);                        \
+        if (nt < 1)                                                                           \
             gemm_direct_##P(&g, gemm_threads(m, n, k, 0, 0));                                 \
         else                                                                                  \
             gemm_packed_##P(&g, (T *)base, (bb + ab) / sizeof(T), bb / sizeof(T), nt);        \

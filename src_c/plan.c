@@ -39,8 +39,94 @@ static void LOC(gather)(fnn_plan *p, const T *X, const void *Y, const T *SW,
     }
 }
 
-/* y := act(x·W + b), the activation fused into the GEMM epilogue when it can be. */
-static void LOC(dense_fwd)(fnn_plan *p, fnn_op *op, const T *x, ptrdiff_t bsz)
+/* Input columns that are zero in every row of the batch (a third of the pixels of a batch
+ * of 128 MNIST digits) add exact zeros to the first Dense op's product and to its weight
+ * gradient, so that op runs on the other, live, columns only: xc := them, wc := W's
+ * matching rows. Returns their count, or -1 when fewer than an eighth of the columns
+ * are zero, the first op is not Dense, or the GEMM would not sum the product panel by
+ * panel in order (fnn_gemm_kpanel: then skipping zeros could change the rounding). */
+static ptrdiff_t LOC(live_cols)(fnn_plan *p, ptrdiff_t bsz)
+{
+    const fnn_op *op = &p->ops[0];
+    const ptrdiff_t ni = p->n_in, no = op->n_out;
+    const T *xb = (const T *)p->xb, *w = (const T *)op->w;
+    T *sum = (T *)p->live_sum, *xc = (T *)p->xc, *wc = (T *)p->wc;
+    ptrdiff_t *pre = p->live_pre, *runs = p->live_runs, nc = 0, nr = 0, j;
+    if (!pre || op->kind != FNN_OP_DENSE ||
+        fnn_gemm_kpanel(sizeof(T), 0, bsz, no, ni, p->ws, p->ws_bytes) <= 0)
+        return -1;
+    /* sums of |x| down the columns, in blocks: 0 for zeros only; NaN stays NaN */
+    FNN_PAR_FOR(bsz * ni > FNN_PAR_MIN, for (ptrdiff_t c0 = 0; c0 < ni; c0 += 256) {
+        const ptrdiff_t c1 = c0 + 256 < ni ? c0 + 256 : ni;
+        for (ptrdiff_t c = c0; c < c1; ++c) sum[c] = 0;
+        for (ptrdiff_t r = 0; r < bsz; ++r)
+            for (ptrdiff_t c = c0; c < c1; ++c)
+                sum[c] += xb[r * ni + c] < 0 ? -xb[r * ni + c] : xb[r * ni + c];
+    });
+    for (j = 0; j < ni; ++j) {
+        pre[j] = nc;
+        if (sum[j] == 0) continue;
+        if (nr && runs[2 * nr - 2] + runs[2 * nr - 1] == j)
+            ++runs[2 * nr - 1];
+        else
+            runs[2 * nr] = j, runs[2 * nr + 1] = 1, ++nr;
+        ++nc;
+    }
+    pre[ni] = nc;
+    if (ni - nc < ni / 8 || nc == ni) return -1;
+    FNN_PAR_FOR(bsz * nc > FNN_PAR_MIN, for (ptrdiff_t r = 0; r < bsz; ++r) {
+        T *d = xc + r * nc;
+        for (ptrdiff_t q = 0; q < nr; d += runs[2 * q + 1], ++q)
+            memcpy(d, xb + r * ni + runs[2 * q], (size_t)runs[2 * q + 1] * sizeof(T));
+    });
+    FNN_PAR_FOR(nc * no > FNN_PAR_MIN, for (ptrdiff_t q = 0; q < nr; ++q) {
+        memcpy(wc + pre[runs[2 * q]] * no, w + runs[2 * q] * no,
+               (size_t)(runs[2 * q + 1] * no) * sizeof(T));
+    });
+    return nc;
+}
+
+/* dst := epilogue(xc·wc) over the nc live columns, one GEMM per K panel of the full
+ * product, so each output gets the same sums in the same order, less exact zeros. */
+static void LOC(live_fwd)(fnn_plan *p, const fnn_op *op, ptrdiff_t bsz, ptrdiff_t nc, T *dst,
+                          const fnn_epilogue *epi)
+{
+    const ptrdiff_t ni = p->n_in, no = op->n_out;
+    const ptrdiff_t kp = fnn_gemm_kpanel(sizeof(T), 0, bsz, no, ni, p->ws, p->ws_bytes);
+    for (ptrdiff_t p0 = 0; p0 < ni; p0 += kp) {
+        const ptrdiff_t p1 = p0 + kp < ni ? p0 + kp : ni;
+        const ptrdiff_t c0 = p->live_pre[p0], c1 = p->live_pre[p1];
+        if (c1 == c0 && p0 > 0 && p1 < ni) continue; /* C + 0 */
+        FN(gemm)(0, 0, bsz, no, c1 - c0, 1, (const T *)p->xc + c0, nc,
+                 (const T *)p->wc + c0 * no, no, p0 == 0 ? 0 : 1, dst, no,
+                 p1 == ni ? epi : NULL, p->ws, p->ws_bytes);
+    }
+}
+
+/* dW := xᵀ·g over the nc live columns (into wc), its other rows 0 as the full product
+ * leaves them; 0 when the GEMM would not sum the two alike (then nothing is written). */
+static int LOC(live_dw)(fnn_plan *p, const fnn_op *op, const T *g, ptrdiff_t bsz, ptrdiff_t nc)
+{
+    const ptrdiff_t ni = p->n_in, no = op->n_out, *pre = p->live_pre;
+    const ptrdiff_t kp = fnn_gemm_kpanel(sizeof(T), 0, ni, no, bsz, p->ws, p->ws_bytes);
+    const T *wc = (const T *)p->wc;
+    T *dw = (T *)op->dw;
+    if (kp <= 0 || fnn_gemm_kpanel(sizeof(T), 0, nc, no, bsz, p->ws, p->ws_bytes) != kp)
+        return 0;
+    FN(gemm)(1, 0, nc, no, bsz, 1, (const T *)p->xc, nc, g, no, 0, (T *)p->wc, no, NULL, p->ws,
+             p->ws_bytes);
+    FNN_PAR_FOR(ni * no > FNN_PAR_MIN, for (ptrdiff_t j = 0; j < ni; ++j) {
+        if (pre[j + 1] > pre[j])
+            memcpy(dw + j * no, wc + pre[j] * no, (size_t)no * sizeof(T));
+        else
+            memset(dw + j * no, 0, (size_t)no * sizeof(T));
+    });
+    return 1;
+}
+
+/* y := act(x·W + b), the activation fused into the GEMM epilogue when it can be; for the
+ * first op with live >= 0, over the live input columns only (live_cols). */
+static void LOC(dense_fwd)(fnn_plan *p, fnn_op *op, const T *x, ptrdiff_t bsz, ptrdiff_t live)
 {
     fnn_epilogue epi = {FNN_ACT_IDENTITY, op->act_param, op->b, NULL, 0, NULL, 0, NULL};
     T *dst = (T *)op->y;
@@ -49,20 +135,23 @@ static void LOC(dense_fwd)(fnn_plan *p, fnn_op *op, const T *x, ptrdiff_t bsz)
     } else if (op->act != FNN_ACT_IDENTITY) {
         dst = (T *)op->z; /* keep z: the derivative of gelu/silu/... needs it */
     }
-    FN(gemm)(0, 0, bsz, op->n_out, op->n_in, 1, x, op->n_in, (const T *)op->w, op->n_out, 0,
-             dst, op->n_out, &epi, p->ws, p->ws_bytes);
+    if (live >= 0)
+        LOC(live_fwd)(p, op, bsz, live, dst, &epi);
+    else
+        FN(gemm)(0, 0, bsz, op->n_out, op->n_in, 1, x, op->n_in, (const T *)op->w, op->n_out,
+                 0, dst, op->n_out, &epi, p->ws, p->ws_bytes);
     if (dst != (T *)op->y)
         FN(act_fwd)(op->act, op->act_param, dst, (T *)op->y, (size_t)(bsz * op->n_out));
 }
 
-static void LOC(forward)(fnn_plan *p, ptrdiff_t bsz, int64_t step)
+static void LOC(forward)(fnn_plan *p, ptrdiff_t bsz, int64_t step, ptrdiff_t live)
 {
     const T *x = (const T *)p->xb;
     for (int i = 0; i < p->n_ops; ++i) {
         fnn_op *op = &p->ops[i];
         size_t n = (size_t)(bsz * op->n_out);
         switch (op->kind) {
-        case FNN_OP_DENSE: LOC(dense_fwd)(p, op, x, bsz); break;
+        case FNN_OP_DENSE: LOC(dense_fwd)(p, op, x, bsz, i == 0 ? live : -1); break;
         case FNN_OP_ACT: FN(act_fwd)(op->act, op->act_param, x, (T *)op->y, n); break;
         case FNN_OP_DROPOUT:
             FN(dropout_fwd)(x, (T *)op->y, (T *)op->mask, n, op->rate, op->seed,
@@ -136,15 +225,18 @@ static void LOC(stats)(fnn_plan *p, ptrdiff_t bsz, double *st)
     st[3] += sae;
 }
 
-/* dW := xᵀ·g, db := Σ_rows g, and g_prev := g·Wᵀ (times act'(y_prev) when fused). */
-static T *LOC(dense_bwd)(fnn_plan *p, int i, const T *x, T *g, T *other, ptrdiff_t bsz)
+/* dW := xᵀ·g (over the live input columns when live >= 0), db := Σ_rows g, and
+ * g_prev := g·Wᵀ (times act'(y_prev) when fused). */
+static T *LOC(dense_bwd)(fnn_plan *p, int i, const T *x, T *g, T *other, ptrdiff_t bsz,
+                         ptrdiff_t live)
 {
     fnn_op *op = &p->ops[i];
     if (op->act != FNN_ACT_IDENTITY && !op->dact_fused)
         FN(act_bwd)(op->act, op->act_param, (const T *)op->z, (const T *)op->y, g, g,
                     (size_t)(bsz * op->n_out));
-    FN(gemm)(1, 0, op->n_in, op->n_out, bsz, 1, x, op->n_in, g, op->n_out, 0, (T *)op->dw,
-             op->n_out, NULL, p->ws, p->ws_bytes);
+    if (live < 0 || !LOC(live_dw)(p, op, g, bsz, live))
+        FN(gemm)(1, 0, op->n_in, op->n_out, bsz, 1, x, op->n_in, g, op->n_out, 0, (T *)op->dw,
+                 op->n_out, NULL, p->ws, p->ws_bytes);
     if (op->db) FN(bias_grad)(g, (T *)op->db, (size_t)bsz, (size_t)op->n_out, 0);
     if (!op->need_dx) return g;
     fnn_epilogue epi = {FNN_ACT_IDENTITY, 0, NULL, NULL, 0, NULL, 0, NULL};
@@ -159,7 +251,7 @@ static T *LOC(dense_bwd)(fnn_plan *p, int i, const T *x, T *g, T *other, ptrdiff
     return other;
 }
 
-static void LOC(backward)(fnn_plan *p, ptrdiff_t bsz)
+static void LOC(backward)(fnn_plan *p, ptrdiff_t bsz, ptrdiff_t live)
 {
     T *g = (T *)p->g0, *other = (T *)p->g1;
     for (int i = p->n_ops - 1; i >= 0; --i) {
@@ -168,7 +260,9 @@ static void LOC(backward)(fnn_plan *p, ptrdiff_t bsz)
         size_t n = (size_t)(bsz * op->n_out);
         T *res = g;
         switch (op->kind) {
-        case FNN_OP_DENSE: res = LOC(dense_bwd)(p, i, x, g, other, bsz); break;
+        case FNN_OP_DENSE:
+            res = LOC(dense_bwd)(p, i, x, g, other, bsz, i == 0 ? live : -1);
+            break;
         case FNN_OP_ACT: FN(act_bwd)(op->act, op->act_param, x, (const T *)op->y, g, g, n); break;
         case FNN_OP_DROPOUT: FN(mul)(g, (const T *)op->mask, g, n); break;
         case FNN_OP_BATCHNORM:
@@ -234,10 +328,12 @@ double FN(plan_step)(fnn_plan *p, const T *X, const void *Y, const T *SW, const 
                      ptrdiff_t bsz, int64_t step, int64_t opt_step, double lr, double *stats)
 {
     LOC(gather)(p, X, Y, SW, idx, bsz);
-    LOC(forward)(p, bsz, step);
+    const ptrdiff_t live = LOC(live_cols)(p, bsz);
+    p->live_steps += live >= 0;
+    LOC(forward)(p, bsz, step, live);
     double loss = LOC(loss)(p, bsz);
     if (!isfinite(loss)) return loss;
-    LOC(backward)(p, bsz);
+    LOC(backward)(p, bsz, live);
     loss += LOC(penalties)(p);
     if (!isfinite(loss)) return loss;
     LOC(optimize)(p, opt_step, lr);

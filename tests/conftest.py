@@ -32,7 +32,8 @@ def rng():
 
 
 KERNEL_TEST_FILES = {"test_config.py", "test_gemm.py", "test_act.py", "test_loss.py",
-                     "test_reduce.py", "test_norm.py", "test_dropout.py", "test_optim.py"}
+                     "test_reduce.py", "test_norm.py", "test_dropout.py", "test_optim.py",
+                     "test_sparse_input.py"}
 
 
 def pytest_collection_modifyitems(config, items):
