@@ -182,6 +182,7 @@ cdef extern from "fastnn.h" nogil:
         void *grads
         void *state[3]
         size_t n_params
+        double live_min
         ptrdiff_t *live_pre
         ptrdiff_t *live_runs
         void *live_sum

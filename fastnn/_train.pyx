@@ -24,7 +24,11 @@ cnp.import_array()
 
 # Training skips the input columns that are zero in a whole batch (plan.c live_cols): the
 # same results, less work on sparse inputs such as MNIST's blank margins. False: never.
+# From this many multiply-adds of the first layer's product (batch x n_in x n_out): the
+# 8x8 digits' 32 x 64 x 64 step took 15 -> 21 us with the skip, MNIST's 128 x 784 x 512
+# one 20% less time.
 SKIP_ZERO_INPUTS = True
+SKIP_ZERO_MIN = 1 << 22
 LOSS_ID = {"mse": 0, "mae": 1, "huber": 2, "binary_cross_entropy": 3, "softmax_cross_entropy": 5}
 PLAN_METRICS = ("accuracy", "binary_accuracy", "mse", "mae")
 
@@ -183,6 +187,7 @@ cdef class Plan:
         self.p.lb = <int64_t *>_ptr(self._keep(np.zeros(batch, np.int64)))
         if SKIP_ZERO_INPUTS and self.ops[0].kind == FNN_OP_DENSE:
             ni = self.p.n_in
+            self.p.live_min = SKIP_ZERO_MIN
             self.p.live_pre = <ptrdiff_t *>_ptr(self._keep(np.zeros(ni + 1, np.intp)))
             self.p.live_runs = <ptrdiff_t *>_ptr(self._keep(np.zeros(ni + 2, np.intp)))
             self.p.live_sum = self._buf((ni,))

@@ -444,7 +444,8 @@ typedef struct fnn_plan {
     void *params, *grads, *state[3];
     size_t n_params;
     /* Input columns that are zero in the whole batch, skipped by the first op when it is
-     * Dense (plan.c live_cols); off when live_pre is NULL. Buffers: */
+     * Dense (plan.c live_cols); off when live_pre is NULL */
+    double live_min;              /* from this many multiply-adds (batch x n_in x n_out) */
     ptrdiff_t *live_pre;          /* [n_in + 1] live columns before column j */
     ptrdiff_t *live_runs;         /* [n_in + 2] (start, length) of each run of live columns */
     void *live_sum;               /* [n_in] sum of |x| down each column */

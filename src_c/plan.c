@@ -43,8 +43,12 @@ static void LOC(gather)(fnn_plan *p, const T *X, const void *Y, const T *SW,
  * of 128 MNIST digits) add exact zeros to the first Dense op's product and to its weight
  * gradient, so that op runs on the other, live, columns only: xc := them, wc := W's
  * matching rows. Returns their count, or -1 when fewer than an eighth of the columns
- * are zero, the first op is not Dense, or the GEMM would not sum the product panel by
- * panel in order (fnn_gemm_kpanel: then skipping zeros could change the rounding). */
+ * are zero, the product is small (live_min: the bookkeeping would cost more than it
+ * saves), the first op is not Dense, or the GEMM would not sum the product panel by
+ * panel in order (fnn_gemm_kpanel: then skipping zeros could change the rounding). The
+ * copy of W's rows costs less than packing them from W without the copy (the GEMM packs
+ * wc as its first row panel's microkernels read it): 3% of the MNIST epoch at 1 thread,
+ * 6% at 2, alternated in one process. */
 static ptrdiff_t LOC(live_cols)(fnn_plan *p, ptrdiff_t bsz)
 {
     const fnn_op *op = &p->ops[0];
@@ -52,7 +56,7 @@ static ptrdiff_t LOC(live_cols)(fnn_plan *p, ptrdiff_t bsz)
     const T *xb = (const T *)p->xb, *w = (const T *)op->w;
     T *sum = (T *)p->live_sum, *xc = (T *)p->xc, *wc = (T *)p->wc;
     ptrdiff_t *pre = p->live_pre, *runs = p->live_runs, nc = 0, nr = 0, j;
-    if (!pre || op->kind != FNN_OP_DENSE ||
+    if (!pre || op->kind != FNN_OP_DENSE || (double)bsz * (double)ni * (double)no < p->live_min ||
         fnn_gemm_kpanel(sizeof(T), 0, bsz, no, ni, p->ws, p->ws_bytes) <= 0)
         return -1;
     /* sums of |x| down the columns, in blocks: 0 for zeros only; NaN stays NaN */

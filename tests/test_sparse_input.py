@@ -20,9 +20,10 @@ def sparse_data(n=240, d=600, seed=0):
     return X, r.integers(0, 3, n)
 
 
-def train(X, y, skip, monkeypatch, batch, dtype="float64", hidden=24, epochs=2):
+def train(X, y, skip, monkeypatch, batch, dtype="float64", hidden=24, epochs=2, min_macs=0):
     """(params, history, steps that skipped zeros) of one seeded training run"""
     monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", skip)
+    monkeypatch.setattr(_train, "SKIP_ZERO_MIN", min_macs)   # 0: small products too
     plans = []
     make_plan = fn.Sequential._train_plan
 
@@ -56,6 +57,7 @@ def test_skipping_zero_columns_gives_the_full_computation(dtype, batch, nthreads
 def test_skipping_zero_columns_matches_the_numpy_reference(monkeypatch):
     X, y = sparse_data(120)
     monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", True)
+    monkeypatch.setattr(_train, "SKIP_ZERO_MIN", 0)
     ms = []
     for backend in ("c", "numpy"):
         m = fn.Sequential([fn.Dense(600, 20, activation="tanh"), fn.Dense(20, 3)], seed=1,
@@ -84,3 +86,13 @@ def test_narrow_first_layer_and_dense_inputs_take_the_full_product(monkeypatch):
     assert n1 == 0 and np.array_equal(p0, p1) and h0 == h1
     Xd = np.random.default_rng(3).standard_normal(X.shape)
     assert train(Xd, y, True, monkeypatch, 32)[2] == 0
+
+
+
+def test_small_products_keep_the_full_product(monkeypatch):
+    # below SKIP_ZERO_MIN multiply-adds (batch x n_in x n_out of the first layer) the
+    # bookkeeping costs more than the zeros save
+    X, y = sparse_data(64)
+    macs = 32 * 600 * 24
+    assert train(X, y, True, monkeypatch, 32, min_macs=macs + 1)[2] == 0
+    assert train(X, y, True, monkeypatch, 32, min_macs=macs)[2] == 4
