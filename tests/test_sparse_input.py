@@ -20,7 +20,8 @@ def sparse_data(n=240, d=600, seed=0):
     return X, r.integers(0, 3, n)
 
 
-def train(X, y, skip, monkeypatch, batch, dtype="float64", hidden=24, epochs=2, min_macs=0):
+def train(X, y, skip, monkeypatch, batch, dtype="float64", hidden=24, epochs=2, min_macs=0,
+          l2=1e-3, shuffle=True):
     """(params, history, steps that skipped zeros) of one seeded training run"""
     monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", skip)
     monkeypatch.setattr(_train, "SKIP_ZERO_MIN", min_macs)   # 0: small products too
@@ -33,22 +34,24 @@ def train(X, y, skip, monkeypatch, batch, dtype="float64", hidden=24, epochs=2, 
 
     monkeypatch.setattr(fn.Sequential, "_train_plan", keep)
     m = fn.Sequential([fn.Dense(X.shape[1], hidden, activation="relu",
-                                kernel_regularizer=fn.L2(1e-3)),
+                                kernel_regularizer=fn.L2(l2) if l2 else None),
                        fn.Dense(hidden, 3)], seed=5, dtype=dtype)
     m.compile(optimizer=fn.Adam(1e-2), loss="softmax_cross_entropy", metrics=["accuracy"])
-    h = m.fit(X.astype(dtype), y, epochs=epochs, batch_size=batch, verbose=0)
+    h = m.fit(X.astype(dtype), y, epochs=epochs, batch_size=batch, verbose=0, shuffle=shuffle)
     return m.params.copy(), h.history, sum(p.live_steps for p in plans)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("batch", [4, 17, 64, 240])
 @pytest.mark.parametrize("nthreads", [1, 2])
-def test_skipping_zero_columns_gives_the_full_computation(dtype, batch, nthreads, monkeypatch,
-                                                          threads):
+@pytest.mark.parametrize("l2", [0, 1e-3], ids=["plain", "l2"])
+def test_skipping_zero_columns_gives_the_full_computation(dtype, batch, nthreads, l2,
+                                                          monkeypatch, threads):
+    # with and without an L2 penalty on W, which adds to every row of dW after the skip
     threads(nthreads)
     X, y = sparse_data()
-    p0, h0, n0 = train(X, y, False, monkeypatch, batch, dtype)
-    p1, h1, n1 = train(X, y, True, monkeypatch, batch, dtype)
+    p0, h0, n0 = train(X, y, False, monkeypatch, batch, dtype, l2=l2)
+    p1, h1, n1 = train(X, y, True, monkeypatch, batch, dtype, l2=l2)
     # every step skipped zeros but a last batch of 2 rows (GEMV: no per-panel promise)
     assert n0 == 0 and n1 == 2 * (len(X) // batch + (len(X) % batch > 3))
     assert np.array_equal(p0, p1) and h0 == h1
@@ -66,6 +69,17 @@ def test_skipping_zero_columns_matches_the_numpy_reference(monkeypatch):
         m.fit(X, y, epochs=3, batch_size=32, verbose=0)
         ms.append(m)
     np.testing.assert_allclose(ms[0].params, ms[1].params, rtol=0, atol=1e-10)
+
+
+def test_rows_the_full_product_wrote_are_zeroed_again(monkeypatch):
+    # batches 1-2 skip columns 300-599 (their dW rows are zero), batch 3 (2 rows: the full
+    # product) is live there, and the next epoch's batches must zero those rows again
+    X, y = sparse_data(66)
+    X[:64, 300:] = 0
+    X[64:, :300] = 0
+    p0, h0, _ = train(X, y, False, monkeypatch, 32, l2=0, shuffle=False)
+    p1, h1, n1 = train(X, y, True, monkeypatch, 32, l2=0, shuffle=False)
+    assert n1 == 4 and np.array_equal(p0, p1) and h0 == h1
 
 
 @pytest.mark.parametrize("live", [0, 1], ids=["all-zero", "one-column"])
