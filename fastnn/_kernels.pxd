@@ -189,6 +189,7 @@ cdef extern from "fastnn.h" nogil:
         void *xc
         void *wc
         int64_t live_steps
+        double live_predict_min
     double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,
                           const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
                           double lr, double *stats)

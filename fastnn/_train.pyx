@@ -29,6 +29,9 @@ cnp.import_array()
 # one 20% less time.
 SKIP_ZERO_INPUTS = True
 SKIP_ZERO_MIN = 1 << 22
+# Inference of 1-3 rows skips them too (plan.c live_predict), from this many weights in the
+# first layer: one GEMV per run of live columns.
+SKIP_ZERO_PREDICT_MIN = 1 << 16
 LOSS_ID = {"mse": 0, "mae": 1, "huber": 2, "binary_cross_entropy": 3, "softmax_cross_entropy": 5}
 PLAN_METRICS = ("accuracy", "binary_accuracy", "mse", "mae")
 
@@ -141,12 +144,16 @@ cdef class Plan:
         wsa = self._keep(np.empty(ws + 64, np.uint8))
         self.p.ws = <void *>(((<size_t>_ptr(wsa)) + 63) & ~(<size_t>63))
         self.p.ws_bytes = ws
+        if SKIP_ZERO_INPUTS and self.ops[0].kind == FNN_OP_DENSE:
+            self.p.live_runs = <ptrdiff_t *>_ptr(self._keep(np.zeros(self.p.n_in + 2, np.intp)))
+            self.p.live_predict_min = SKIP_ZERO_PREDICT_MIN
         if training:
             self._training(model, batch)
 
     @property
     def live_steps(self):
-        """Steps that skipped the batch's all-zero input columns (SKIP_ZERO_INPUTS)."""
+        """Steps (and inference batches) that skipped the batch's all-zero input columns
+        (SKIP_ZERO_INPUTS)."""
         return self.p.live_steps
 
     cdef void *_buf(self, shape):
@@ -189,7 +196,6 @@ cdef class Plan:
             ni = self.p.n_in
             self.p.live_min = SKIP_ZERO_MIN
             self.p.live_pre = <ptrdiff_t *>_ptr(self._keep(np.zeros(ni + 1, np.intp)))
-            self.p.live_runs = <ptrdiff_t *>_ptr(self._keep(np.zeros(ni + 2, np.intp)))
             self.p.live_sum = self._buf((ni,))
             self.p.xc = self._buf((batch, ni))
             self.p.wc = self._buf((ni, self.ops[0].n_out))

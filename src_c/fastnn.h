@@ -451,7 +451,11 @@ typedef struct fnn_plan {
     void *live_sum;               /* [n_in] sum of |x| down each column */
     void *xc, *wc;                /* [batch, n_in], [n_in, n_out of op 0]: x's live columns,
                                    * W's live rows, then the live rows of dW */
-    int64_t live_steps;           /* steps that skipped zero columns (a count for tests) */
+    int64_t live_steps;           /* steps and inference batches that skipped zero columns
+                                   * (a count for tests) */
+    double live_predict_min;      /* inference of up to 3 rows skips zero input columns from
+                                   * this many weights of op 0 (plan.c live_predict; uses
+                                   * live_runs) */
 } fnn_plan;
 
 double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,

@@ -168,6 +168,12 @@ FNN_DDOT512(1, 5) FNN_DDOT512(1, 4) FNN_DDOT512(1, 3) FNN_DDOT512(1, 2) FNN_DDOT
                 s[i * 8 + r] = SET1(alpha * x[i * rsx + (p + r) * csx]);                    \
             NAME##_pass(mr, R, s, w + p * ldw, ldw, y, ldy, n, j0, p == 0, beta);           \
         }                                                                                   \
+        if (R > 4 && p + 4 <= k) { /* short k (one run of live inputs, plan.c) */          \
+            FNN_UKR_UNROLL for (i = 0; i < mr; ++i) FNN_UKR_UNROLL for (r = 0; r < 4; ++r)  \
+                s[i * 8 + r] = SET1(alpha * x[i * rsx + (p + r) * csx]);                    \
+            NAME##_pass(mr, 4, s, w + p * ldw, ldw, y, ldy, n, j0, p == 0, beta);           \
+            p += 4;                                                                         \
+        }                                                                                   \
         for (; p < k; ++p) {                                                                \
             FNN_UKR_UNROLL for (i = 0; i < mr; ++i) s[i * 8] = SET1(alpha * x[i * rsx + p * csx]); \
             NAME##_pass(mr, 1, s, w + p * ldw, ldw, y, ldy, n, j0, p == 0, beta);           \

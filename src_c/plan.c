@@ -12,6 +12,9 @@
  * (prefetcht0) or non-temporal it was slower than none. */
 #define FNN_GATHER_AHEAD 8
 
+/* Inference skips zero input columns for batches up to this (the GEMV's, gemm.c) */
+#define FNN_LIVE_PREDICT_M 3
+
 #define FNN_TMPL_SELF "plan.c"
 #include "fnn_tmpl.h"
 
@@ -346,6 +349,46 @@ double FN(plan_step)(fnn_plan *p, const T *X, const void *Y, const T *SW, const 
     return loss;
 }
 
+/* y := epilogue(x·W) for a batch of at most FNN_LIVE_PREDICT_M rows, the first op's
+ * product over the runs of input columns not zero in every row, one GEMV per run adding
+ * into y (reference BLAS's GEMV also skips x(j) == 0). A single MNIST digit has 150 of
+ * 784 pixels non-zero, in ~25 runs, so W is read a fifth as much. The GEMV row kernel
+ * sums each output in k order whatever the runs, so y is the full product's (up to the
+ * sign of a zero, and W's inf or NaN met by a zero input). 0: not taken (no runs
+ * buffer, a small product, more than FNN_LIVE_PREDICT_M rows or under an eighth zero). */
+static int LOC(live_predict)(fnn_plan *p, const fnn_op *op, const T *x, ptrdiff_t bsz, T *y,
+                             const fnn_epilogue *epi)
+{
+    const ptrdiff_t ni = op->n_in, no = op->n_out;
+    const T *w = (const T *)op->w;
+    ptrdiff_t *runs = p->live_runs, nr = 0, nc = 0;
+    if (!runs || op->kind != FNN_OP_DENSE || bsz > FNN_LIVE_PREDICT_M ||
+        (double)ni * (double)no < p->live_predict_min)
+        return 0;
+    for (ptrdiff_t j = 0; j < ni; ++j) { /* vectorized: dense inputs pay only this */
+        int zero = 1;
+        for (ptrdiff_t r = 0; r < bsz; ++r) zero &= x[r * ni + j] == 0; /* NaN is live */
+        nc += !zero;
+    }
+    if (ni - nc < ni / 8) return 0;
+    for (ptrdiff_t j = 0; j < ni; ++j) {
+        int live = 0;
+        for (ptrdiff_t r = 0; r < bsz; ++r) live |= x[r * ni + j] != 0;
+        if (!live) continue;
+        if (nr && runs[2 * nr - 2] + runs[2 * nr - 1] == j)
+            ++runs[2 * nr - 1];
+        else
+            runs[2 * nr] = j, runs[2 * nr + 1] = 1, ++nr;
+    }
+    ++p->live_steps;
+    if (nr == 0) /* y := epilogue(0) */
+        FN(gemm)(0, 0, bsz, no, 0, 1, x, ni, w, no, 0, y, no, epi, p->ws, p->ws_bytes);
+    for (ptrdiff_t q = 0; q < nr; ++q)
+        FN(gemm)(0, 0, bsz, no, runs[2 * q + 1], 1, x + runs[2 * q], ni, w + runs[2 * q] * no,
+                 no, q == 0 ? 0 : 1, y, no, q == nr - 1 ? epi : NULL, p->ws, p->ws_bytes);
+    return 1;
+}
+
 /* Inference: out[r, :] := model(X[r, :]) for r < bsz, using the plan's buffers
  * (dropout off, batch norm on running statistics). */
 void FN(plan_predict)(fnn_plan *p, const T *X, ptrdiff_t bsz, T *out)
@@ -359,8 +402,9 @@ void FN(plan_predict)(fnn_plan *p, const T *X, ptrdiff_t bsz, T *out)
         case FNN_OP_DENSE: {
             fnn_epilogue epi = {op->act_in_gemm ? op->act : FNN_ACT_IDENTITY, op->act_param,
                                 op->b, NULL, 0, NULL, 0, NULL};
-            FN(gemm)(0, 0, bsz, op->n_out, op->n_in, 1, x, op->n_in, (const T *)op->w,
-                     op->n_out, 0, y, op->n_out, &epi, p->ws, p->ws_bytes);
+            if (i > 0 || !LOC(live_predict)(p, op, x, bsz, y, &epi))
+                FN(gemm)(0, 0, bsz, op->n_out, op->n_in, 1, x, op->n_in, (const T *)op->w,
+                         op->n_out, 0, y, op->n_out, &epi, p->ws, p->ws_bytes);
             if (!op->act_in_gemm && op->act != FNN_ACT_IDENTITY)
                 FN(act_fwd)(op->act, op->act_param, y, y, n);
             break;

@@ -110,3 +110,86 @@ def test_small_products_keep_the_full_product(monkeypatch):
     macs = 32 * 600 * 24
     assert train(X, y, True, monkeypatch, 32, min_macs=macs + 1)[2] == 0
     assert train(X, y, True, monkeypatch, 32, min_macs=macs)[2] == 4
+
+
+def predictor(skip, monkeypatch, dtype="float64", n_out=300, min_weights=0):
+    """A fresh seeded 600-n_out-3 model and a predict that also returns how many of its
+    batches skipped zero columns (plan.c live_predict)"""
+    monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", skip)
+    monkeypatch.setattr(_train, "SKIP_ZERO_PREDICT_MIN", min_weights)
+    m = fn.Sequential([fn.Dense(600, n_out, activation="relu"), fn.Dense(n_out, 3)], seed=2,
+                      dtype=dtype)
+    m.compile(optimizer=fn.Adam(1e-2), loss="softmax_cross_entropy")
+    m.build((600,))
+
+    def predict(x, **kw):                      # a plan is built per batch size, then
+        monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", skip)   # and counts afresh
+        out = m.predict(x.astype(dtype), **kw)
+        return out, m._pplan[1].live_steps
+    return m, predict
+
+
+def assert_same_outputs(a, b, dtype):
+    # the AVX-512 GEMV row kernel sums each output in k order, so the zeros' absence
+    # changes nothing; the tile kernels of the other ISAs add each run's sum to y
+    if fn.config.get_isa() == "avx512":
+        np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == "float32" else 1e-13, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [1, 2, 3])
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_predict_of_few_rows_skips_zero_columns(dtype, rows, nthreads, monkeypatch, threads):
+    threads(nthreads)
+    X, _ = sparse_data(12)
+    m0, full = predictor(False, monkeypatch, dtype)
+    m1, skip = predictor(True, monkeypatch, dtype)
+    ref = fn.Sequential([fn.Dense(600, 300, activation="relu"), fn.Dense(300, 3)], seed=2,
+                        dtype="float64", backend="numpy")
+    ref.compile(optimizer=fn.Adam(1e-2), loss="softmax_cross_entropy")
+    for i in range(0, 12, rows):
+        (a, n0), (b, n1) = full(X[i:i + rows]), skip(X[i:i + rows])
+        assert n0 == 0 and n1 == i // rows + 1
+        assert_same_outputs(a, b, dtype)
+        np.testing.assert_allclose(b, ref.predict(X[i:i + rows]),
+                                   rtol=2e-5 if dtype == "float32" else 1e-12, atol=1e-7)
+
+
+@pytest.mark.parametrize("live", [0, 1, 599], ids=["all-zero", "first-column", "last-column"])
+def test_predict_with_no_or_one_live_column(live, monkeypatch):
+    x = np.zeros((1, 600))
+    if live:
+        x[0, live] = -1.5
+    m0, full = predictor(False, monkeypatch)
+    m1, skip = predictor(True, monkeypatch)
+    (a, _), (b, n1) = full(x), skip(x)
+    assert n1 == 1
+    assert_same_outputs(a, b, "float64")
+
+
+def test_predict_keeps_nonfinite_inputs_live(monkeypatch):
+    # a NaN or inf input is not zero: its column is multiplied as in the full product
+    X, _ = sparse_data(2)
+    X[0, 590], X[1, 595] = np.nan, np.inf
+    m0, full = predictor(False, monkeypatch)
+    m1, skip = predictor(True, monkeypatch)
+    for x in (X[:1], X[1:]):
+        (a, _), (b, n1) = (f(x, allow_nonfinite=True) for f in (full, skip))
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        assert np.isnan(b).all()
+
+
+def test_predict_takes_the_full_product_when_it_should(monkeypatch):
+    X, _ = sparse_data(8)
+    Xd = np.random.default_rng(4).standard_normal(X.shape)
+    Xd[:, :600 // 8 - 1] = 0                   # an eighth of the columns zero, less one
+    m, skip = predictor(True, monkeypatch, min_weights=600 * 300 + 1)
+    assert skip(X[:1])[1] == 0                 # below SKIP_ZERO_PREDICT_MIN weights
+    m, skip = predictor(True, monkeypatch, min_weights=600 * 300)
+    assert skip(X[:1])[1] == 1
+    assert skip(Xd[:1])[1] == 1                # too few zeros: not counted
+    Xd[0, 600 // 8 - 1] = 0
+    assert skip(Xd[:1])[1] == 2
+    assert skip(X[:3])[1] == 1 and skip(X[:4])[1] == 0   # 4 rows: not a GEMV batch
