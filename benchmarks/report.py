@@ -29,6 +29,7 @@ WORKLOADS = {
     "xor_step": ("fastnn", "torch"),
     "digits_step": ("fastnn", "torch"),
     "predict_1": ("fastnn", "torch"),
+    "predict_1_dense": ("fastnn", "torch"),
     "predict_10k": ("fastnn", "torch"),
 }
 # matrix-multiply FLOPs of one MNIST epoch: forward, weight gradient, input gradient

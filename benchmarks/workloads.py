@@ -10,7 +10,11 @@ mlp_numpy.py, the way a user would write it), sklearn (MLPClassifier). Workloads
 - ``xor_step``: XOR 2-8-1 tanh/sigmoid, BCE, SGD(0.1), batch 4 (seconds per step, over
   an epoch of 1,000 copies of the truth table).
 - ``digits_step``: 64-64-10 ReLU on the 8×8 digits, Adam, batch 32 (seconds per step).
-- ``predict_1``: one-sample predict latency of the MNIST net (seconds per call).
+- ``predict_1``: one-sample predict latency of the MNIST net (seconds per call), each
+  call on the next of 200 MNIST training digits (about 80% of a digit's pixels are zero,
+  and fastnn's first layer skips them: ``Plan.live_predict_min``).
+- ``predict_1_dense``: the same on 200 rows of uniform noise with no zero pixel, which
+  pays the zero count and skips nothing.
 - ``predict_10k``: 10,000-sample predict of the MNIST net (seconds per call).
 - ``import``: wall time of importing the framework in a fresh interpreter.
 - ``gemm_1024``: fastnn's own 1024³ float32 GEMM (seconds), for the roofline.
@@ -52,6 +56,13 @@ def digits():
     return fn.datasets.load_digits()
 
 
+def single_rows(X, workload, n=200):
+    """The 200 one-row inputs of predict_1 (MNIST digits) or predict_1_dense (noise)."""
+    if workload == "predict_1_dense":
+        X = np.random.default_rng(1).uniform(0.01, 1.0, (n, X.shape[1])).astype(X.dtype)
+    return [X[i:i + 1] for i in range(n)]
+
+
 def median_time(fn, repeat, warmup=1):
     for _ in range(warmup):
         fn()
@@ -77,7 +88,7 @@ def run_fastnn(workload, repeat):
         a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
         out = np.empty_like(a)
         return median_time(lambda: fn.ops.matmul(a, a, out=out), repeat * 5)
-    if workload in ("mnist_epoch", "predict_1", "predict_10k"):
+    if workload in ("mnist_epoch", "predict_1", "predict_1_dense", "predict_10k"):
         X, y = mnist()
         m = fastnn_model([784, 512, 256, 10], "relu")
         m.compile(optimizer=fn.Adam(1e-3), loss="softmax_cross_entropy", metrics=["accuracy"])
@@ -85,9 +96,8 @@ def run_fastnn(workload, repeat):
             return median_time(lambda: m.fit(X, y, epochs=1, batch_size=128, verbose=0),
                                repeat)
         m.build((784,))
-        if workload == "predict_1":
-            x = X[:1]
-            return _per_call(lambda: m.predict(x), repeat)
+        if workload != "predict_10k":
+            return _per_call(m.predict, single_rows(X, workload), repeat)
         return median_time(lambda: m.predict(X[:10000], batch_size=10000), repeat)
     if workload == "xor_step":
         X, y = xor_data()
@@ -105,12 +115,13 @@ def run_fastnn(workload, repeat):
     raise SystemExit(f"unknown workload {workload}")
 
 
-def _per_call(fn, repeat, calls=200):
+def _per_call(fn, inputs, repeat):
+    """Seconds per call of fn, called once on each of inputs, median of repeat passes."""
     def batch():
-        for _ in range(calls):
-            fn()
+        for x in inputs:
+            fn(x)
     t, ts = median_time(batch, repeat)
-    return t / calls, [x / calls for x in ts]
+    return t / len(inputs), [x / len(inputs) for x in ts]
 
 
 # ---- torch ----------------------------------------------------------------------------
@@ -141,8 +152,9 @@ def torch_epoch(model, opt, loss_fn, X, y, bs, shuffle=True):
 
 def run_torch(workload, repeat):
     import torch
-    if workload in ("mnist_epoch", "predict_1", "predict_10k"):
+    if workload in ("mnist_epoch", "predict_1", "predict_1_dense", "predict_10k"):
         X, y = mnist()
+        rows = [torch.from_numpy(x) for x in single_rows(X, workload)]
         X, y = torch.from_numpy(X), torch.from_numpy(y)
         m = torch_model([784, 512, 256, 10], "relu")
         if workload == "mnist_epoch":
@@ -154,9 +166,8 @@ def run_torch(workload, repeat):
         def pred(x):
             with torch.inference_mode():
                 return torch.softmax(m(x), dim=1).numpy()
-        if workload == "predict_1":
-            x = X[:1]
-            return _per_call(lambda: pred(x), repeat)
+        if workload != "predict_10k":
+            return _per_call(pred, rows, repeat)
         return median_time(lambda: pred(X[:10000]), repeat)
     if workload == "xor_step":
         X, y = xor_data()
