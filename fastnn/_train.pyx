@@ -32,6 +32,9 @@ SKIP_ZERO_MIN = 1 << 22
 # Inference of 1-3 rows skips them too (plan.c live_predict), from this many weights in the
 # first layer: one GEMV per run of live columns.
 SKIP_ZERO_PREDICT_MIN = 1 << 16
+# Inference of more rows skips them chunk by chunk (plan.c live_predict_rows), in chunks of
+# this many rows, from SKIP_ZERO_MIN multiply-adds a chunk.
+SKIP_ZERO_PREDICT_CHUNK = 128
 LOSS_ID = {"mse": 0, "mae": 1, "huber": 2, "binary_cross_entropy": 3, "softmax_cross_entropy": 5}
 PLAN_METRICS = ("accuracy", "binary_accuracy", "mse", "mae")
 
@@ -147,6 +150,11 @@ cdef class Plan:
         if SKIP_ZERO_INPUTS and self.ops[0].kind == FNN_OP_DENSE:
             self.p.live_runs = <ptrdiff_t *>_ptr(self._keep(np.zeros(self.p.n_in + 2, np.intp)))
             self.p.live_predict_min = SKIP_ZERO_PREDICT_MIN
+            ch = SKIP_ZERO_PREDICT_CHUNK
+            if not training and 0 < ch <= batch and \
+                    ch * self.p.n_in * self.ops[0].n_out >= SKIP_ZERO_MIN:
+                self.p.live_chunk = ch
+                self._live_buffers(min(batch, 2 * ch - 1))
         if training:
             self._training(model, batch)
 
@@ -155,6 +163,15 @@ cdef class Plan:
         """Steps (and inference batches) that skipped the batch's all-zero input columns
         (SKIP_ZERO_INPUTS)."""
         return self.p.live_steps
+
+    cdef void _live_buffers(self, Py_ssize_t rows):
+        """Buffers of the zero-column skip (plan.c live_cols) for up to ``rows`` rows."""
+        ni = self.p.n_in
+        self.p.live_min = SKIP_ZERO_MIN
+        self.p.live_pre = <ptrdiff_t *>_ptr(self._keep(np.zeros(ni + 1, np.intp)))
+        self.p.live_sum = self._buf((ni,))
+        self.p.xc = self._buf((rows, ni))
+        self.p.wc = self._buf((ni, self.ops[0].n_out))
 
     cdef void *_buf(self, shape):
         return _ptr(self._keep(np.zeros(shape, self.dtype)))
@@ -193,12 +210,7 @@ cdef class Plan:
         self.p.swb = self._buf((batch,))
         self.p.lb = <int64_t *>_ptr(self._keep(np.zeros(batch, np.int64)))
         if SKIP_ZERO_INPUTS and self.ops[0].kind == FNN_OP_DENSE:
-            ni = self.p.n_in
-            self.p.live_min = SKIP_ZERO_MIN
-            self.p.live_pre = <ptrdiff_t *>_ptr(self._keep(np.zeros(ni + 1, np.intp)))
-            self.p.live_sum = self._buf((ni,))
-            self.p.xc = self._buf((batch, ni))
-            self.p.wc = self._buf((ni, self.ops[0].n_out))
+            self._live_buffers(batch)
         if not opt.state and opt.active_state():
             opt.build(model.params.size, model.dtype)
         s = opt.state

@@ -456,6 +456,10 @@ typedef struct fnn_plan {
     double live_predict_min;      /* inference of up to 3 rows skips zero input columns from
                                    * this many weights of op 0 (plan.c live_predict; uses
                                    * live_runs) */
+    ptrdiff_t live_chunk;         /* inference of more rows skips them chunk by chunk, in
+                                   * chunks of this many rows (plan.c live_predict_rows; uses
+                                   * live_min and the buffers above, xc of min(batch,
+                                   * 2 * live_chunk - 1) rows); <= 0: off */
 } fnn_plan;
 
 double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,

@@ -193,3 +193,118 @@ def test_predict_takes_the_full_product_when_it_should(monkeypatch):
     Xd[0, 600 // 8 - 1] = 0
     assert skip(Xd[:1])[1] == 2
     assert skip(X[:3])[1] == 1 and skip(X[:4])[1] == 0   # 4 rows: not a GEMV batch
+
+
+def chunked_predictor(skip, monkeypatch, dtype="float64", chunk=40, min_macs=0):
+    """predictor() with larger batches skipping zero columns chunk by chunk (plan.c
+    live_predict_rows) in chunks of ``chunk`` rows from ``min_macs`` multiply-adds a chunk
+    (over 32 rows: the GEMM then packs, as it does for the whole batch, and sums the same
+    K panels)"""
+    monkeypatch.setattr(_train, "SKIP_ZERO_PREDICT_CHUNK", chunk)
+    monkeypatch.setattr(_train, "SKIP_ZERO_MIN", min_macs)
+    return predictor(skip, monkeypatch, dtype)
+
+
+def mixed_rows(n, dense_chunks, chunk=40, seed=6):
+    """sparse_data rows, with the rows of the chunks numbered in ``dense_chunks`` dense
+    (the last chunk takes the remainder)"""
+    X, _ = sparse_data(n)
+    r = np.random.default_rng(seed)
+    last = n // chunk - 1
+    for c in dense_chunks:
+        hi = n if c == last else (c + 1) * chunk
+        X[c * chunk:hi] = r.standard_normal((hi - c * chunk, X.shape[1]))
+    return X
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [40, 100, 250])
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_predict_of_many_rows_skips_zero_columns_chunk_by_chunk(dtype, rows, nthreads,
+                                                                  monkeypatch, threads):
+    threads(nthreads)
+    X, _ = sparse_data(rows)
+    m0, full = chunked_predictor(False, monkeypatch, dtype)
+    m1, skip = chunked_predictor(True, monkeypatch, dtype)
+    (a, n0), (b, n1) = full(X, batch_size=rows), skip(X, batch_size=rows)
+    assert n0 == 0 and n1 == rows // 40        # the last chunk takes the remainder
+    np.testing.assert_array_equal(a, b)        # the same K panels in the same order
+    ref = fn.Sequential([fn.Dense(600, 300, activation="relu"), fn.Dense(300, 3)], seed=2,
+                        dtype="float64", backend="numpy")
+    ref.compile(optimizer=fn.Adam(1e-2), loss="softmax_cross_entropy")
+    np.testing.assert_allclose(b, ref.predict(X), rtol=2e-5 if dtype == "float32" else 1e-12,
+                               atol=1e-7)
+
+
+@pytest.mark.parametrize("dense_chunks", [(0,), (1, 2), (0, 2, 4), (5,)],
+                         ids=["first", "middle", "alternate", "last"])
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_dense_chunks_between_sparse_ones_take_the_full_product(dense_chunks, nthreads,
+                                                                monkeypatch, threads):
+    # 250 rows: chunks of 40 rows, the sixth taking 50; dense chunks run as one GEMM over
+    # the rows between skipping chunks
+    threads(nthreads)
+    X = mixed_rows(250, dense_chunks)
+    m0, full = chunked_predictor(False, monkeypatch)
+    m1, skip = chunked_predictor(True, monkeypatch)
+    (a, _), (b, n1) = full(X, batch_size=250), skip(X, batch_size=250)
+    assert n1 == 6 - len(dense_chunks)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_all_dense_chunks_take_one_full_product(monkeypatch):
+    X = mixed_rows(250, range(6))
+    m0, full = chunked_predictor(False, monkeypatch)
+    m1, skip = chunked_predictor(True, monkeypatch)
+    (a, _), (b, n1) = full(X, batch_size=250), skip(X, batch_size=250)
+    assert n1 == 0
+    np.testing.assert_array_equal(a, b)
+
+
+def test_chunks_keep_nonfinite_inputs_live(monkeypatch):
+    X, _ = sparse_data(120)
+    X[3, 590], X[50, 320], X[100, 2] = np.nan, np.inf, -np.inf   # 320: in the zero band
+    m0, full = chunked_predictor(False, monkeypatch)
+    m1, skip = chunked_predictor(True, monkeypatch)
+    (a, _), (b, n1) = (f(X, batch_size=120, allow_nonfinite=True) for f in (full, skip))
+    assert n1 == 3
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    assert np.isnan(b[[3, 50, 100]]).all() and not np.isnan(b[:3]).any()
+    np.testing.assert_array_equal(a[~np.isnan(a)], b[~np.isnan(b)])
+
+
+def test_chunks_take_the_full_product_when_they_should(monkeypatch):
+    X, _ = sparse_data(160)
+    macs = 40 * 600 * 300
+    assert chunked_predictor(True, monkeypatch, min_macs=macs + 1)[1](X, batch_size=160)[1] == 0
+    assert chunked_predictor(True, monkeypatch, min_macs=macs)[1](X, batch_size=160)[1] == 4
+    skip = chunked_predictor(True, monkeypatch)[1]
+    assert skip(X[:39], batch_size=39)[1] == 0          # fewer rows than a chunk
+    assert skip(X[:40], batch_size=40)[1] == 1
+    assert chunked_predictor(True, monkeypatch, chunk=0)[1](X, batch_size=160)[1] == 0
+    # batch_size smaller than the data: each batch is chunked (two batches of 2 chunks)
+    assert chunked_predictor(True, monkeypatch)[1](X, batch_size=80)[1] == 4
+
+
+@pytest.mark.parametrize("rows", [40, 100, 160])
+def test_chunks_of_the_gemms_unpacked_path(rows, monkeypatch):
+    # chunks of up to 32 rows take the GEMM's unpacked path: skipped only where its K
+    # panels are the whole batch's, so the outputs are the full product's either way
+    X, _ = sparse_data(rows)
+    a = chunked_predictor(False, monkeypatch, chunk=16)[1](X, batch_size=rows)[0]
+    b = chunked_predictor(True, monkeypatch, chunk=16)[1](X, batch_size=rows)[0]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_default_chunks_on_a_large_first_layer(monkeypatch):
+    # the shipped settings: chunks of 128 rows from 4M multiply-adds (600 x 300 x 128 is
+    # 23M); predict's default batch of 1,024 rows
+    X, _ = sparse_data(300)
+    monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", False)
+    m0 = predictor(False, monkeypatch)[0]
+    a = m0.predict(X)
+    monkeypatch.undo()
+    m1 = predictor(True, monkeypatch)[0]
+    b = m1.predict(X)
+    assert m1._pplan[1].live_steps == 2                 # 128 rows, then 172
+    np.testing.assert_array_equal(a, b)
