@@ -191,6 +191,9 @@ cdef extern from "fastnn.h" nogil:
         int64_t live_steps
         double live_predict_min
         ptrdiff_t live_chunk
+        int live_threads
+        void *live_ws
+        size_t live_ws_bytes
     double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,
                           const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
                           double lr, double *stats)

@@ -154,7 +154,7 @@ cdef class Plan:
             if not training and 0 < ch <= batch and \
                     ch * self.p.n_in * self.ops[0].n_out >= SKIP_ZERO_MIN:
                 self.p.live_chunk = ch
-                self._live_buffers(min(batch, 2 * ch - 1))
+                self._live_buffers(min(batch, 2 * ch - 1), self.nthreads)
         if training:
             self._training(model, batch)
 
@@ -164,14 +164,23 @@ cdef class Plan:
         (SKIP_ZERO_INPUTS)."""
         return self.p.live_steps
 
-    cdef void _live_buffers(self, Py_ssize_t rows):
-        """Buffers of the zero-column skip (plan.c live_cols) for up to ``rows`` rows."""
-        ni = self.p.n_in
+    cdef void _live_buffers(self, Py_ssize_t rows, int copies):
+        """Buffers of the zero-column skip (plan.c live_cols) for up to ``rows`` rows;
+        ``copies`` > 1: one set per thread, and a 1-thread GEMM workspace each (inference
+        splitting its chunks over the threads, plan.c live_split)."""
+        ni, no, e = self.p.n_in, self.ops[0].n_out, self.dtype.itemsize
         self.p.live_min = SKIP_ZERO_MIN
-        self.p.live_pre = <ptrdiff_t *>_ptr(self._keep(np.zeros(ni + 1, np.intp)))
-        self.p.live_sum = self._buf((ni,))
-        self.p.xc = self._buf((rows, ni))
-        self.p.wc = self._buf((ni, self.ops[0].n_out))
+        self.p.live_pre = <ptrdiff_t *>_ptr(self._keep(np.zeros(copies * (ni + 1), np.intp)))
+        self.p.live_runs = <ptrdiff_t *>_ptr(self._keep(np.zeros(copies * (ni + 2), np.intp)))
+        self.p.live_sum = self._buf((copies, ni))
+        self.p.xc = self._buf((copies, rows, ni))
+        self.p.wc = self._buf((copies, ni, no))
+        if copies > 1:
+            wsb = (fnn_gemm_ws_bytes(e, rows, no, ni, 1) + 63) // 64 * 64
+            wsa = self._keep(np.empty(copies * wsb + 64, np.uint8))
+            self.p.live_ws = <void *>(((<size_t>_ptr(wsa)) + 63) & ~(<size_t>63))
+            self.p.live_ws_bytes = wsb
+            self.p.live_threads = copies
 
     cdef void *_buf(self, shape):
         return _ptr(self._keep(np.zeros(shape, self.dtype)))
@@ -210,7 +219,7 @@ cdef class Plan:
         self.p.swb = self._buf((batch,))
         self.p.lb = <int64_t *>_ptr(self._keep(np.zeros(batch, np.int64)))
         if SKIP_ZERO_INPUTS and self.ops[0].kind == FNN_OP_DENSE:
-            self._live_buffers(batch)
+            self._live_buffers(batch, 1)
         if not opt.state and opt.active_state():
             opt.build(model.params.size, model.dtype)
         s = opt.state

@@ -460,6 +460,12 @@ typedef struct fnn_plan {
                                    * chunks of this many rows (plan.c live_predict_rows; uses
                                    * live_min and the buffers above, xc of min(batch,
                                    * 2 * live_chunk - 1) rows); <= 0: off */
+    int live_threads;             /* > 1: inference splits the chunks over this many threads,
+                                   * each with its own copy of xc, wc, live_pre, live_sum and
+                                   * live_runs (thread t's after t copies of each) and its own
+                                   * GEMM workspace of live_ws_bytes in live_ws */
+    void *live_ws;
+    size_t live_ws_bytes;
 } fnn_plan;
 
 double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,

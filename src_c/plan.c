@@ -393,6 +393,52 @@ static int LOC(live_predict)(fnn_plan *p, const fnn_op *op, const T *x, ptrdiff_
     return 1;
 }
 
+/* live_predict_rows with the chunks split over p->live_threads threads, each running
+ * whole chunks on its own buffers and 1-thread GEMMs: at 2 threads, the chunks' GEMMs of
+ * 128 rows split in two, and the copies, each a parallel region ending in a join, made
+ * the skip gain 8% on 10,000 MNIST rows against 24% at 1 thread. A chunk with too few
+ * zeros runs the full product on its rows. Only when every chunk's GEMM sums the whole
+ * batch's K panels (so every row's outputs are the full product's); 0: not taken. */
+static int LOC(live_split)(fnn_plan *p, const fnn_op *op, const T *x, ptrdiff_t bsz, T *y,
+                           const fnn_epilogue *epi, ptrdiff_t kp)
+{
+#ifdef _OPENMP
+    const ptrdiff_t ni = op->n_in, no = op->n_out, ch = p->live_chunk, nch = bsz / ch;
+    const ptrdiff_t rows = p->batch < 2 * ch - 1 ? p->batch : 2 * ch - 1;
+    const int nt = p->live_threads;
+    const T *w = (const T *)op->w;
+    int64_t steps = 0;
+    if (nt < 2 || !p->live_ws || nch < 2 * nt || !fnn_par(1) || kp <= 0 ||
+        fnn_gemm_kpanel(sizeof(T), 0, ch, no, ni, p->live_ws, p->live_ws_bytes) != kp ||
+        fnn_gemm_kpanel(sizeof(T), 0, bsz - (nch - 1) * ch, no, ni, p->live_ws,
+                        p->live_ws_bytes) != kp)
+        return 0;
+#pragma omp parallel num_threads(nt) reduction(+ : steps)
+    {
+        const int t = omp_get_thread_num();
+        fnn_plan q = *p;
+        q.xc = (T *)p->xc + t * rows * ni, q.wc = (T *)p->wc + t * ni * no;
+        q.live_pre = p->live_pre + t * (ni + 1), q.live_sum = (T *)p->live_sum + t * ni;
+        q.live_runs = p->live_runs + t * (ni + 2);
+        q.ws = (char *)p->live_ws + t * p->live_ws_bytes, q.ws_bytes = p->live_ws_bytes;
+#pragma omp for schedule(dynamic, 1)
+        for (ptrdiff_t c = 0; c < nch; ++c) {
+            const ptrdiff_t r0 = c * ch, m = c == nch - 1 ? bsz - r0 : ch;
+            const ptrdiff_t nc = LOC(live_cols)(&q, x + r0 * ni, m);
+            if (nc >= 0)
+                LOC(live_fwd)(&q, op, m, nc, y + r0 * no, epi), ++steps;
+            else
+                FN(gemm)(0, 0, m, no, ni, 1, x + r0 * ni, ni, w, no, 0, y + r0 * no, no, epi,
+                         q.ws, q.ws_bytes);
+        }
+    }
+    p->live_steps += steps;
+    return 1;
+#else
+    return (void)p, (void)op, (void)x, (void)bsz, (void)y, (void)epi, (void)kp, 0;
+#endif
+}
+
 /* y := epilogue(x·W) for a batch of more rows, chunk by chunk (p->live_chunk rows, the
  * last chunk taking the remainder): a chunk with at least an eighth of its columns zero in
  * all its rows runs on its live columns (live_cols, live_fwd), the rows between such
@@ -408,6 +454,7 @@ static int LOC(live_predict_rows)(fnn_plan *p, const fnn_op *op, const T *x, ptr
     if (!p->live_pre || ch <= 0 || op->kind != FNN_OP_DENSE || bsz < ch)
         return 0;
     kp = fnn_gemm_kpanel(sizeof(T), 0, bsz, no, ni, p->ws, p->ws_bytes);
+    if (LOC(live_split)(p, op, x, bsz, y, epi, kp)) return 1;
     for (ptrdiff_t r0 = 0; r0 < bsz; r0 += ch) {
         const ptrdiff_t m = bsz - r0 < 2 * ch ? bsz - r0 : ch;
         ptrdiff_t nc = -1;
