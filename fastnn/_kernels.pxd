@@ -194,6 +194,8 @@ cdef extern from "fastnn.h" nogil:
         int live_threads
         void *live_ws
         size_t live_ws_bytes
+        ptrdiff_t *live_perm
+        void *xg
     double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,
                           const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
                           double lr, double *stats)

@@ -33,8 +33,12 @@ SKIP_ZERO_MIN = 1 << 22
 # first layer: one GEMV per run of live columns.
 SKIP_ZERO_PREDICT_MIN = 1 << 16
 # Inference of more rows skips them chunk by chunk (plan.c live_predict_rows), in chunks of
-# this many rows, from SKIP_ZERO_MIN multiply-adds a chunk.
-SKIP_ZERO_PREDICT_CHUNK = 128
+# this many rows, from SKIP_ZERO_MIN multiply-adds a chunk, taking the rows sorted by their
+# zero margins (plan.c live_order) when the batch has two chunks or more. 10,000 MNIST rows,
+# 784-512-256-10, 1 thread: 105 ms full; chunks of 128 in order 84 ms; sorted, chunks of
+# 256 / 128 / 64 rows 78.9 / 79.1 / 77.1 ms.
+SKIP_ZERO_PREDICT_CHUNK = 64
+SKIP_ZERO_PREDICT_SORT = True
 LOSS_ID = {"mse": 0, "mae": 1, "huber": 2, "binary_cross_entropy": 3, "softmax_cross_entropy": 5}
 PLAN_METRICS = ("accuracy", "binary_accuracy", "mse", "mae")
 
@@ -155,6 +159,11 @@ cdef class Plan:
                     ch * self.p.n_in * self.ops[0].n_out >= SKIP_ZERO_MIN:
                 self.p.live_chunk = ch
                 self._live_buffers(min(batch, 2 * ch - 1), self.nthreads)
+                if SKIP_ZERO_PREDICT_SORT and batch >= 2 * ch:
+                    self.p.live_perm = <ptrdiff_t *>_ptr(self._keep(
+                        np.zeros(4 * batch + self.p.n_in + 2, np.intp)))
+                    self.p.xg = self._buf((self.nthreads, min(batch, 2 * ch - 1),
+                                           self.p.n_in))
         if training:
             self._training(model, batch)
 

@@ -466,6 +466,10 @@ typedef struct fnn_plan {
                                    * GEMM workspace of live_ws_bytes in live_ws */
     void *live_ws;
     size_t live_ws_bytes;
+    ptrdiff_t *live_perm;         /* [4 batch + n_in + 2]: inference's sorted row order and
+                                   * its scratch (plan.c live_order); NULL: rows as given */
+    void *xg;                     /* [live_threads or 1, xc's rows, n_in]: the rows of a
+                                   * chunk gathered in that order */
 } fnn_plan;
 
 double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,

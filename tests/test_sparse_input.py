@@ -195,13 +195,14 @@ def test_predict_takes_the_full_product_when_it_should(monkeypatch):
     assert skip(X[:3])[1] == 1 and skip(X[:4])[1] == 0   # 4 rows: not a GEMV batch
 
 
-def chunked_predictor(skip, monkeypatch, dtype="float64", chunk=40, min_macs=0):
+def chunked_predictor(skip, monkeypatch, dtype="float64", chunk=40, min_macs=0, sort=True):
     """predictor() with larger batches skipping zero columns chunk by chunk (plan.c
     live_predict_rows) in chunks of ``chunk`` rows from ``min_macs`` multiply-adds a chunk
     (over 32 rows: the GEMM then packs, as it does for the whole batch, and sums the same
-    K panels)"""
+    K panels), the rows sorted by their zero margins (live_order) if ``sort``"""
     monkeypatch.setattr(_train, "SKIP_ZERO_PREDICT_CHUNK", chunk)
     monkeypatch.setattr(_train, "SKIP_ZERO_MIN", min_macs)
+    monkeypatch.setattr(_train, "SKIP_ZERO_PREDICT_SORT", sort)
     return predictor(skip, monkeypatch, dtype)
 
 
@@ -241,12 +242,12 @@ def test_predict_of_many_rows_skips_zero_columns_chunk_by_chunk(dtype, rows, nth
 @pytest.mark.parametrize("nthreads", [1, 2])
 def test_dense_chunks_between_sparse_ones_take_the_full_product(dense_chunks, nthreads,
                                                                 monkeypatch, threads):
-    # 250 rows: chunks of 40 rows, the sixth taking 50; dense chunks run as one GEMM over
-    # the rows between skipping chunks
+    # 250 rows in their own order: chunks of 40 rows, the sixth taking 50; dense chunks
+    # run as one GEMM over the rows between skipping chunks
     threads(nthreads)
     X = mixed_rows(250, dense_chunks)
     m0, full = chunked_predictor(False, monkeypatch)
-    m1, skip = chunked_predictor(True, monkeypatch)
+    m1, skip = chunked_predictor(True, monkeypatch, sort=False)
     (a, _), (b, n1) = full(X, batch_size=250), skip(X, batch_size=250)
     assert n1 == 6 - len(dense_chunks)
     np.testing.assert_array_equal(a, b)
@@ -297,8 +298,8 @@ def test_chunks_of_the_gemms_unpacked_path(rows, monkeypatch):
 
 
 def test_default_chunks_on_a_large_first_layer(monkeypatch):
-    # the shipped settings: chunks of 128 rows from 4M multiply-adds (600 x 300 x 128 is
-    # 23M); predict's default batch of 1,024 rows
+    # the shipped settings: chunks of 64 rows from 4M multiply-adds (600 x 300 x 64 is
+    # 11.5M), sorted; predict's default batch of 1,024 rows
     X, _ = sparse_data(300)
     monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", False)
     m0 = predictor(False, monkeypatch)[0]
@@ -306,5 +307,78 @@ def test_default_chunks_on_a_large_first_layer(monkeypatch):
     monkeypatch.undo()
     m1 = predictor(True, monkeypatch)[0]
     b = m1.predict(X)
-    assert m1._pplan[1].live_steps == 2                 # 128 rows, then 172
+    assert m1._pplan[1].live_steps == 4                 # 64, 64, 64, then 108 rows
+    np.testing.assert_array_equal(a, b)
+
+
+def interleaved_rows(n, dtype="float64", seed=7):
+    """Even rows dense; odd rows zero outside columns 300-399, a few of them all zero"""
+    r = np.random.default_rng(seed)
+    X = r.standard_normal((n, 600))
+    X[1::2] = 0
+    X[1::2, 300:400] = r.standard_normal((n // 2, 100))
+    X[1:n // 4:8] = 0
+    return X.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_sorted_rows_group_the_sparse_ones(dtype, nthreads, monkeypatch, threads):
+    # in their own order every chunk holds dense rows and nothing is skipped; sorted by
+    # their zero margins, the 120 sparse rows fill 3 chunks of their own; the outputs come
+    # back in X's order, equal to the full product's
+    threads(nthreads)
+    X = interleaved_rows(240, dtype)
+    a, n0 = chunked_predictor(False, monkeypatch, dtype)[1](X, batch_size=240)
+    b, n1 = chunked_predictor(True, monkeypatch, dtype, sort=False)[1](X, batch_size=240)
+    c, n2 = chunked_predictor(True, monkeypatch, dtype)[1](X, batch_size=240)
+    assert (n0, n1, n2) == (0, 0, 3)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_sorted_rows_through_normalisation_and_dropout(nthreads, monkeypatch, threads):
+    # every inference op maps rows to rows, so they run in the sorted order too
+    threads(nthreads)
+    X = interleaved_rows(200)
+    outs = []
+    for skip in (False, True):
+        monkeypatch.setattr(_train, "SKIP_ZERO_PREDICT_CHUNK", 40)
+        monkeypatch.setattr(_train, "SKIP_ZERO_MIN", 0)
+        monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", skip)
+        m = fn.Sequential([fn.Dense(600, 300, activation="relu"), fn.BatchNorm(),
+                           fn.Dropout(0.3), fn.LayerNorm(), fn.Dense(300, 64, activation="tanh"),
+                           fn.Dense(64, 5)], seed=3)
+        m.compile(optimizer=fn.Adam(1e-3), loss="mse")
+        m.fit(X, np.ones((200, 5)), epochs=1, batch_size=50, verbose=0)  # running stats
+        outs.append((m.predict(X, batch_size=200), m._pplan[1].live_steps))
+    (a, n0), (b, n1) = outs
+    assert n0 == 0 and n1 == 2
+    np.testing.assert_array_equal(a, b)
+
+
+def test_sorted_rows_of_a_single_layer_model(monkeypatch):
+    # the first op is also the last: its outputs go through the plan's buffer, then back
+    X = interleaved_rows(160)
+    outs = []
+    for skip in (False, True):
+        monkeypatch.setattr(_train, "SKIP_ZERO_PREDICT_CHUNK", 40)
+        monkeypatch.setattr(_train, "SKIP_ZERO_MIN", 0)
+        monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", skip)
+        m = fn.Sequential([fn.Dense(600, 200)], seed=3)
+        m.compile(optimizer=fn.Adam(1e-3), loss="mse")
+        m.build((600,))
+        outs.append((m.predict(X, batch_size=160), m._pplan[1].live_steps))
+    (a, n0), (b, n1) = outs
+    assert n0 == 0 and n1 == 2
+    np.testing.assert_array_equal(a, b)
+
+
+def test_rows_with_the_same_margins_keep_their_order(monkeypatch):
+    # dense rows all share their margins: no sort, one full GEMM
+    X = np.random.default_rng(8).standard_normal((200, 600))
+    a = chunked_predictor(False, monkeypatch)[1](X, batch_size=200)[0]
+    b, n1 = chunked_predictor(True, monkeypatch)[1](X, batch_size=200)
+    assert n1 == 0
     np.testing.assert_array_equal(a, b)
