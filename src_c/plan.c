@@ -369,11 +369,14 @@ static int LOC(live_predict)(fnn_plan *p, const fnn_op *op, const T *x, ptrdiff_
     if (!runs || op->kind != FNN_OP_DENSE || bsz > FNN_LIVE_PREDICT_M ||
         (double)ni * (double)no < p->live_predict_min)
         return 0;
-    for (ptrdiff_t j = 0; j < ni; ++j) { /* vectorized: dense inputs pay only this */
-        int zero = 1;
-        for (ptrdiff_t r = 0; r < bsz; ++r) zero &= x[r * ni + j] == 0; /* NaN is live */
-        nc += !zero;
-    }
+    if (bsz == 1) /* vectorized: dense inputs pay only this (the loop below: 1.3 us) */
+        for (ptrdiff_t j = 0; j < ni; ++j) nc += x[j] != 0; /* NaN is live */
+    else
+        for (ptrdiff_t j = 0; j < ni; ++j) {
+            int zero = 1;
+            for (ptrdiff_t r = 0; r < bsz; ++r) zero &= x[r * ni + j] == 0;
+            nc += !zero;
+        }
     if (ni - nc < ni / 8) return 0;
     for (ptrdiff_t j = 0; j < ni; ++j) {
         int live = 0;
