@@ -337,40 +337,41 @@ def test_sorted_rows_group_the_sparse_ones(dtype, nthreads, monkeypatch, threads
     np.testing.assert_array_equal(a, c)
 
 
+def full_and_skipping(X, layers, train=0):
+    """[(outputs, batches that skipped), ...] of predict(X) in one batch for a seeded model
+    of ``layers()`` without, then with, the skip (chunks of 40 rows, sorted); ``train``
+    outputs: one epoch of fit on them first (BatchNorm's running statistics)"""
+    outs = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_train, "SKIP_ZERO_PREDICT_CHUNK", 40)
+        mp.setattr(_train, "SKIP_ZERO_MIN", 0)
+        for skip in (False, True):
+            mp.setattr(_train, "SKIP_ZERO_INPUTS", skip)
+            m = fn.Sequential(layers(), seed=3)
+            m.compile(optimizer=fn.Adam(1e-3), loss="mse")
+            if train:
+                m.fit(X, np.ones((len(X), train)), epochs=1, batch_size=50, verbose=0)
+            m.build((X.shape[1],))
+            outs.append((m.predict(X, batch_size=len(X)), m._pplan[1].live_steps))
+    return outs
+
+
 @pytest.mark.parametrize("nthreads", [1, 2])
-def test_sorted_rows_through_normalisation_and_dropout(nthreads, monkeypatch, threads):
+def test_sorted_rows_through_normalisation_and_dropout(nthreads, threads):
     # every inference op maps rows to rows, so they run in the sorted order too
     threads(nthreads)
-    X = interleaved_rows(200)
-    outs = []
-    for skip in (False, True):
-        monkeypatch.setattr(_train, "SKIP_ZERO_PREDICT_CHUNK", 40)
-        monkeypatch.setattr(_train, "SKIP_ZERO_MIN", 0)
-        monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", skip)
-        m = fn.Sequential([fn.Dense(600, 300, activation="relu"), fn.BatchNorm(),
-                           fn.Dropout(0.3), fn.LayerNorm(), fn.Dense(300, 64, activation="tanh"),
-                           fn.Dense(64, 5)], seed=3)
-        m.compile(optimizer=fn.Adam(1e-3), loss="mse")
-        m.fit(X, np.ones((200, 5)), epochs=1, batch_size=50, verbose=0)  # running stats
-        outs.append((m.predict(X, batch_size=200), m._pplan[1].live_steps))
-    (a, n0), (b, n1) = outs
+    (a, n0), (b, n1) = full_and_skipping(
+        interleaved_rows(200),
+        lambda: [fn.Dense(600, 300, activation="relu"), fn.BatchNorm(), fn.Dropout(0.3),
+                 fn.LayerNorm(), fn.Dense(300, 64, activation="tanh"), fn.Dense(64, 5)],
+        train=5)
     assert n0 == 0 and n1 == 2
     np.testing.assert_array_equal(a, b)
 
 
-def test_sorted_rows_of_a_single_layer_model(monkeypatch):
+def test_sorted_rows_of_a_single_layer_model():
     # the first op is also the last: its outputs go through the plan's buffer, then back
-    X = interleaved_rows(160)
-    outs = []
-    for skip in (False, True):
-        monkeypatch.setattr(_train, "SKIP_ZERO_PREDICT_CHUNK", 40)
-        monkeypatch.setattr(_train, "SKIP_ZERO_MIN", 0)
-        monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", skip)
-        m = fn.Sequential([fn.Dense(600, 200)], seed=3)
-        m.compile(optimizer=fn.Adam(1e-3), loss="mse")
-        m.build((600,))
-        outs.append((m.predict(X, batch_size=160), m._pplan[1].live_steps))
-    (a, n0), (b, n1) = outs
+    (a, n0), (b, n1) = full_and_skipping(interleaved_rows(160), lambda: [fn.Dense(600, 200)])
     assert n0 == 0 and n1 == 2
     np.testing.assert_array_equal(a, b)
 
