@@ -56,7 +56,7 @@ cdef extern from "fastnn.h" nogil:
     size_t fnn_gemm_ws_bytes(int elem_size, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, int nthreads)
 
 # ---- non-GEMM kernels: act.c, loss.c, reduce.c, norm.c, rng.c, optim.c ----
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 cdef extern from "fastnn.h" nogil:
     # ---- activations (act.c) ----
@@ -196,6 +196,16 @@ cdef extern from "fastnn.h" nogil:
         size_t live_ws_bytes
         ptrdiff_t *live_perm
         void *xg
+        double sp_density
+        ptrdiff_t *sp_ptr
+        ptrdiff_t *sp_cptr
+        ptrdiff_t sp_cap
+        int32_t *sp_idx
+        int32_t *sp_ridx
+        void *sp_val
+        void *sp_rval
+        int64_t sp_steps
+        int sp_on
     double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,
                           const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
                           double lr, double *stats)

@@ -98,6 +98,15 @@ typedef struct fnn_ktable {
     int (*dgemm_dact_tile)(double *c, ptrdiff_t ldc, const double *y, ptrdiff_t ldy,
                            ptrdiff_t mr, ptrdiff_t nr, const double *bias, int act, double slope,
                            int check);
+    /* c[0, n) := Σ_q val[q] · B[idx[q], 0..n) (+ c when add), B row i at b + i * ldb, for
+     * n <= *_sp_nr: one row of a sparse-times-dense product (the first layer on sparse
+     * inputs, plan.c), each output one chain of FMAs in q order from zero, then added to
+     * c, so a K panel of the GEMM with its zero terms left out gives the same bits */
+    void (*sspmv_row)(ptrdiff_t nnz, const int32_t *idx, const float *val, const float *b,
+                      ptrdiff_t ldb, ptrdiff_t n, float *c, int add);
+    void (*dspmv_row)(ptrdiff_t nnz, const int32_t *idx, const double *val, const double *b,
+                      ptrdiff_t ldb, ptrdiff_t n, double *c, int add);
+    int s_sp_nr, d_sp_nr;
 } fnn_ktable;
 
 extern const fnn_ktable *fnn_kt;   /* the selected row; generic until fnn_set_isa */
@@ -187,6 +196,15 @@ FNN_SUKR_PK(fnn_sgemm_ukr_avx512_12x32_pk); FNN_DUKR_PK(fnn_dgemm_ukr_avx512_12x
 FNN_GEMM_ACT_DECL(generic)
 FNN_GEMM_ACT_DECL(avx2)
 FNN_GEMM_ACT_DECL(avx512)
+/* a sparse row times a dense matrix, per ISA (fnn_ktable.sspmv_row) */
+#define FNN_SPMV_DECL(ISA)                                                                   \
+    void fnn_sspmv_row_##ISA(ptrdiff_t nnz, const int32_t *idx, const float *val,            \
+                             const float *b, ptrdiff_t ldb, ptrdiff_t n, float *c, int add); \
+    void fnn_dspmv_row_##ISA(ptrdiff_t nnz, const int32_t *idx, const double *val,           \
+                             const double *b, ptrdiff_t ldb, ptrdiff_t n, double *c, int add);
+FNN_SPMV_DECL(generic)
+FNN_SPMV_DECL(avx2)
+FNN_SPMV_DECL(avx512)
 void fnn_spack_t_avx2(ptrdiff_t kc, ptrdiff_t nr, const float *src, ptrdiff_t lds, float *dst,
                       ptrdiff_t ldd);
 FNN_SUKR(fnn_sgemm_ukr_generic_4x8); FNN_SUKR(fnn_sgemm_ukr_generic_2x8);
@@ -470,6 +488,16 @@ typedef struct fnn_plan {
                                    * its scratch (plan.c live_order); NULL: rows as given */
     void *xg;                     /* [live_threads or 1, xc's rows, n_in]: the rows of a
                                    * chunk gathered in that order */
+    /* Training batches whose inputs are mostly zeros run the first Dense op on the non-zero
+     * entries alone (plan.c sp_rows); off when sp_ptr is NULL */
+    double sp_density;            /* taken when at most this fraction of x is non-zero */
+    ptrdiff_t *sp_ptr, *sp_cptr;  /* [batch + 1], [n_in + 1]: row starts of the batch's
+                                   * non-zeros, column starts of the same transposed */
+    ptrdiff_t sp_cap;             /* entries the next four hold */
+    int32_t *sp_idx, *sp_ridx;    /* [sp_cap]: their columns (by row), rows (by column) */
+    void *sp_val, *sp_rval;       /* [sp_cap]: their values, by row and by column */
+    int64_t sp_steps;             /* steps that took it (a count for tests) */
+    int sp_on;                    /* the current step takes it */
 } fnn_plan;
 
 double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,

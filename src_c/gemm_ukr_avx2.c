@@ -81,3 +81,9 @@ void fnn_spack_t_avx2(ptrdiff_t kc, ptrdiff_t nr, const float *src, ptrdiff_t ld
         for (; j < ldd; ++j) dst[p * ldd + j] = 0;
     }
 }
+
+/* c[0, n) := Σ_q val[q] · B[idx[q], :] (+ c): a sparse row times B, 64 / 32 columns a call */
+FNN_SPROW_VEC(fnn_sspmv_row_avx2, float, __m256, 8, 8, _mm256_set1_ps, _mm256_loadu_ps,
+              _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_setzero_ps, __builtin_fmaf)
+FNN_SPROW_VEC(fnn_dspmv_row_avx2, double, __m256d, 8, 4, _mm256_set1_pd, _mm256_loadu_pd,
+              _mm256_storeu_pd, _mm256_fmadd_pd, _mm256_add_pd, _mm256_setzero_pd, __builtin_fma)

@@ -54,3 +54,21 @@ FNN_UKR_GENERIC(fnn_sgemm_ukr_generic_1x4, float, 1, 4)
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_4x2, double, 4, 2)
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_2x2, double, 2, 2)
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_1x2, double, 1, 2)
+
+/* c[0, n) := Σ_q val[q] · B[idx[q], :] (+ c) for n <= NR: a sparse row times B, summed as
+ * the tiles above sum a K panel (see FNN_SPROW_VEC) */
+#define FNN_SPROW_GENERIC(NAME, T, NR)                                                    \
+    void NAME(ptrdiff_t nnz, const int32_t *idx, const T *val, const T *b, ptrdiff_t ldb, \
+              ptrdiff_t n, T *c, int add)                                                 \
+    {                                                                                     \
+        T acc[NR];                                                                        \
+        ptrdiff_t q, j;                                                                   \
+        for (j = 0; j < n; ++j) acc[j] = 0;                                               \
+        for (q = 0; q < nnz; ++q) {                                                       \
+            const T x = val[q], *bq = b + (ptrdiff_t)idx[q] * ldb;                        \
+            for (j = 0; j < n; ++j) acc[j] += x * bq[j];                                  \
+        }                                                                                 \
+        for (j = 0; j < n; ++j) c[j] = add ? acc[j] + c[j] : acc[j];                      \
+    }
+FNN_SPROW_GENERIC(fnn_sspmv_row_generic, float, 32)
+FNN_SPROW_GENERIC(fnn_dspmv_row_generic, double, 16)

@@ -15,6 +15,35 @@
 /* Inference skips zero input columns for batches up to this (the GEMV's, gemm.c) */
 #define FNN_LIVE_PREDICT_M 3
 
+/* The selected ISA's sparse-row kernel and epilogue tile, named by dtype for the body */
+static inline void sp_row_s(ptrdiff_t nnz, const int32_t *idx, const float *val, const float *b,
+                            ptrdiff_t ldb, ptrdiff_t n, float *c, int add)
+{
+    fnn_kt->sspmv_row(nnz, idx, val, b, ldb, n, c, add);
+}
+static inline void sp_row_d(ptrdiff_t nnz, const int32_t *idx, const double *val,
+                            const double *b, ptrdiff_t ldb, ptrdiff_t n, double *c, int add)
+{
+    fnn_kt->dspmv_row(nnz, idx, val, b, ldb, n, c, add);
+}
+static inline int sp_epi_s(float *c, ptrdiff_t nr, const float *bias, int act, double slope)
+{
+    return fnn_kt->sgemm_epi_tile(c, nr, 1, nr, bias, act, (float)slope, 0);
+}
+static inline int sp_epi_d(double *c, ptrdiff_t nr, const double *bias, int act, double slope)
+{
+    return fnn_kt->dgemm_epi_tile(c, nr, 1, nr, bias, act, slope, 0);
+}
+
+/* Work items of a sparse product: nblk column blocks of the output, each split into
+ * enough row ranges that every thread gets two or more items. */
+static ptrdiff_t sp_split(ptrdiff_t nblk, ptrdiff_t rows)
+{
+    const ptrdiff_t nt = fnn_par(1) ? fnn_get_max_threads() : 1;
+    ptrdiff_t rc = (2 * nt + nblk - 1) / nblk;
+    return nt > 1 ? (rc < rows ? rc : rows) : 1;
+}
+
 #define FNN_TMPL_SELF "plan.c"
 #include "fnn_tmpl.h"
 
@@ -97,6 +126,79 @@ static ptrdiff_t LOC(live_cols)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
     return nc;
 }
 
+/* Sparse inputs (most of a batch of MNIST digits is zero: 19% of the pixels are not, 71%
+ * of the columns are live): the first op's forward product and weight gradient run over
+ * the non-zero entries alone, a row of x at a time (fnn_ktable.sspmv_row), 27% of the
+ * live-column GEMMs' multiply-adds. Builds the batch's non-zeros by row (sp_ptr, sp_idx,
+ * sp_val) and by column (sp_cptr, sp_ridx, sp_rval) and returns 1 when at most
+ * sp_density of x is non-zero, the product is not small (live_min), the first op is
+ * Dense and both its GEMMs would sum K panel by K panel (fnn_gemm_kpanel), so leaving out
+ * the zeros keeps every output's sums; else 0, the scan stopping once the rows so far
+ * hold two rows' worth more than that (or sp_cap entries would not hold the next row). */
+static int LOC(sp_rows)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
+{
+    const fnn_op *op = &p->ops[0];
+    const ptrdiff_t ni = p->n_in, no = op->n_out;
+    ptrdiff_t *ptr = p->sp_ptr, *cp = p->sp_cptr, *cur = p->sp_cptr + ni + 1, n = 0, r, j, q;
+    int32_t *idx = p->sp_idx, *ridx = p->sp_ridx;
+    T *val = (T *)p->sp_val, *rval = (T *)p->sp_rval;
+    const double lim = p->sp_density * (double)ni;
+    if (!ptr || op->kind != FNN_OP_DENSE || (double)bsz * (double)ni * (double)no < p->live_min ||
+        fnn_gemm_kpanel(sizeof(T), 0, bsz, no, ni, p->ws, p->ws_bytes) <= 0 ||
+        fnn_gemm_kpanel(sizeof(T), 0, ni, no, bsz, p->ws, p->ws_bytes) <= 0)
+        return 0;
+    for (r = 0; r < bsz; ++r) {
+        const T *x = xb + r * ni;
+        if ((double)n > lim * (double)r + 2.0 * (double)ni || n + ni > p->sp_cap) return 0;
+        ptr[r] = n;
+        for (j = 0; j < ni; ++j) { /* branch-free: every entry written, the zeros overwritten */
+            idx[n] = (int32_t)j;
+            val[n] = x[j];
+            n += x[j] != 0; /* NaN counts */
+        }
+    }
+    ptr[bsz] = n;
+    if ((double)n > lim * (double)bsz) return 0;
+    for (j = 0; j <= ni; ++j) cp[j] = 0; /* by column: a stable counting sort */
+    for (q = 0; q < n; ++q) ++cp[idx[q] + 1];
+    for (j = 0; j < ni; ++j) cp[j + 1] += cp[j];
+    for (j = 0; j < ni; ++j) cur[j] = cp[j];
+    for (r = 0; r < bsz; ++r)
+        for (q = ptr[r]; q < ptr[r + 1]; ++q) {
+            const ptrdiff_t d = cur[idx[q]]++;
+            ridx[d] = (int32_t)r;
+            rval[d] = val[q];
+        }
+    return 1;
+}
+
+/* out[m, n] := Σ over the sorted entries (idx, val) of each row i (from start[i] to
+ * start[i + 1]) of val·B[idx, :], the sums split at multiples of kp of idx as the GEMM's K
+ * panels, (+ epilogue: bias, act) — both sparse products of the first op. */
+static void LOC(sp_product)(const ptrdiff_t *start, const int32_t *idx, const T *val,
+                            ptrdiff_t m, ptrdiff_t kmax, ptrdiff_t kp, const T *b, ptrdiff_t n,
+                            T *out, const fnn_epilogue *epi)
+{
+    const ptrdiff_t nb = sizeof(T) == 4 ? fnn_kt->s_sp_nr : fnn_kt->d_sp_nr;
+    const ptrdiff_t nblk = (n + nb - 1) / nb, rc = sp_split(nblk, m), per = (m + rc - 1) / rc;
+    FNN_PAR_FOR((double)start[m] * (double)n > FNN_PAR_MIN,
+                for (ptrdiff_t t = 0; t < nblk * rc; ++t) {
+        const ptrdiff_t n0 = t / rc * nb, nw = n - n0 < nb ? n - n0 : nb;
+        const ptrdiff_t i1 = (t % rc + 1) * per < m ? (t % rc + 1) * per : m;
+        for (ptrdiff_t i = t % rc * per; i < i1; ++i) {
+            T *c = out + i * n + n0;
+            ptrdiff_t q = start[i], q1;
+            for (ptrdiff_t p0 = 0; p0 < kmax; p0 += kp, q = q1) {
+                for (q1 = q; q1 < start[i + 1] && idx[q1] < p0 + kp; ++q1) {}
+                LOC(sp_row)(q1 - q, idx + q, val + q, b + n0, n, nw, c, p0 > 0);
+            }
+            if (epi)
+                LOC(sp_epi)(c, nw, epi->bias ? (const T *)epi->bias + n0 : NULL, epi->act,
+                            epi->act_param);
+        }
+    });
+}
+
 /* dst := epilogue(xc·wc) over the nc live columns, one GEMM per K panel of the full
  * product, so each output gets the same sums in the same order, less exact zeros. */
 static void LOC(live_fwd)(fnn_plan *p, const fnn_op *op, ptrdiff_t bsz, ptrdiff_t nc, T *dst,
@@ -148,6 +250,11 @@ static void LOC(dense_fwd)(fnn_plan *p, fnn_op *op, const T *x, ptrdiff_t bsz, p
     }
     if (live >= 0)
         LOC(live_fwd)(p, op, bsz, live, dst, &epi);
+    else if (p->sp_on && op == &p->ops[0])
+        LOC(sp_product)(p->sp_ptr, p->sp_idx, (const T *)p->sp_val, bsz, op->n_in,
+                        fnn_gemm_kpanel(sizeof(T), 0, bsz, op->n_out, op->n_in, p->ws,
+                                        p->ws_bytes),
+                        (const T *)op->w, op->n_out, dst, &epi);
     else
         FN(gemm)(0, 0, bsz, op->n_out, op->n_in, 1, x, op->n_in, (const T *)op->w, op->n_out,
                  0, dst, op->n_out, &epi, p->ws, p->ws_bytes);
@@ -245,7 +352,12 @@ static T *LOC(dense_bwd)(fnn_plan *p, int i, const T *x, T *g, T *other, ptrdiff
     if (op->act != FNN_ACT_IDENTITY && !op->dact_fused)
         FN(act_bwd)(op->act, op->act_param, (const T *)op->z, (const T *)op->y, g, g,
                     (size_t)(bsz * op->n_out));
-    if (live < 0 || !LOC(live_dw)(p, op, g, bsz, live))
+    if (p->sp_on && i == 0)
+        LOC(sp_product)(p->sp_cptr, p->sp_ridx, (const T *)p->sp_rval, op->n_in, bsz,
+                        fnn_gemm_kpanel(sizeof(T), 0, op->n_in, op->n_out, bsz, p->ws,
+                                        p->ws_bytes),
+                        g, op->n_out, (T *)op->dw, NULL);
+    else if (live < 0 || !LOC(live_dw)(p, op, g, bsz, live))
         FN(gemm)(1, 0, op->n_in, op->n_out, bsz, 1, x, op->n_in, g, op->n_out, 0, (T *)op->dw,
                  op->n_out, NULL, p->ws, p->ws_bytes);
     if (op->db) FN(bias_grad)(g, (T *)op->db, (size_t)bsz, (size_t)op->n_out, 0);
@@ -339,7 +451,9 @@ double FN(plan_step)(fnn_plan *p, const T *X, const void *Y, const T *SW, const 
                      ptrdiff_t bsz, int64_t step, int64_t opt_step, double lr, double *stats)
 {
     LOC(gather)(p, X, Y, SW, idx, bsz);
-    const ptrdiff_t live = LOC(live_cols)(p, (const T *)p->xb, bsz);
+    p->sp_on = LOC(sp_rows)(p, (const T *)p->xb, bsz);
+    const ptrdiff_t live = p->sp_on ? -1 : LOC(live_cols)(p, (const T *)p->xb, bsz);
+    p->sp_steps += p->sp_on;
     p->live_steps += live >= 0;
     LOC(forward)(p, bsz, step, live);
     double loss = LOC(loss)(p, bsz);

@@ -21,10 +21,13 @@ def sparse_data(n=240, d=600, seed=0):
 
 
 def train(X, y, skip, monkeypatch, batch, dtype="float64", hidden=24, epochs=2, min_macs=0,
-          l2=1e-3, shuffle=True):
-    """(params, history, steps that skipped zeros) of one seeded training run"""
+          l2=1e-3, shuffle=True, mode="live"):
+    """(params, history, steps that skipped zeros) of one seeded training run; mode "live"
+    skips the zero columns (plan.c live_cols), "sparse" every zero (plan.c sp_rows) when
+    the first layer's GEMMs allow either"""
     monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", skip)
     monkeypatch.setattr(_train, "SKIP_ZERO_MIN", min_macs)   # 0: small products too
+    monkeypatch.setattr(_train, "SPARSE_INPUT_DENSITY", 0.5 if mode == "sparse" else 0.0)
     plans = []
     make_plan = fn.Sequential._train_plan
 
@@ -38,20 +41,26 @@ def train(X, y, skip, monkeypatch, batch, dtype="float64", hidden=24, epochs=2, 
                        fn.Dense(hidden, 3)], seed=5, dtype=dtype)
     m.compile(optimizer=fn.Adam(1e-2), loss="softmax_cross_entropy", metrics=["accuracy"])
     h = m.fit(X.astype(dtype), y, epochs=epochs, batch_size=batch, verbose=0, shuffle=shuffle)
-    return m.params.copy(), h.history, sum(p.live_steps for p in plans)
+    if mode == "sparse":
+        assert sum(p.live_steps for p in plans) == 0
+    return m.params.copy(), h.history, sum(p.live_steps + p.sparse_steps for p in plans)
+
+
+MODES = pytest.mark.parametrize("mode", ["live", "sparse"])
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("batch", [4, 17, 64, 240])
 @pytest.mark.parametrize("nthreads", [1, 2])
 @pytest.mark.parametrize("l2", [0, 1e-3], ids=["plain", "l2"])
-def test_skipping_zero_columns_gives_the_full_computation(dtype, batch, nthreads, l2,
+@MODES
+def test_skipping_zero_columns_gives_the_full_computation(dtype, batch, nthreads, l2, mode,
                                                           monkeypatch, threads):
     # with and without an L2 penalty on W, which adds to every row of dW after the skip
     threads(nthreads)
     X, y = sparse_data()
     p0, h0, n0 = train(X, y, False, monkeypatch, batch, dtype, l2=l2)
-    p1, h1, n1 = train(X, y, True, monkeypatch, batch, dtype, l2=l2)
+    p1, h1, n1 = train(X, y, True, monkeypatch, batch, dtype, l2=l2, mode=mode)
     # every step skipped zeros but a last batch of 2 rows (GEMV: no per-panel promise)
     assert n0 == 0 and n1 == 2 * (len(X) // batch + (len(X) % batch > 3))
     assert np.array_equal(p0, p1) and h0 == h1
@@ -71,45 +80,49 @@ def test_skipping_zero_columns_matches_the_numpy_reference(monkeypatch):
     np.testing.assert_allclose(ms[0].params, ms[1].params, rtol=0, atol=1e-10)
 
 
-def test_rows_the_full_product_wrote_are_zeroed_again(monkeypatch):
+@MODES
+def test_rows_the_full_product_wrote_are_zeroed_again(mode, monkeypatch):
     # batches 1-2 skip columns 300-599 (their dW rows are zero), batch 3 (2 rows: the full
     # product) is live there, and the next epoch's batches must zero those rows again
     X, y = sparse_data(66)
     X[:64, 300:] = 0
     X[64:, :300] = 0
     p0, h0, _ = train(X, y, False, monkeypatch, 32, l2=0, shuffle=False)
-    p1, h1, n1 = train(X, y, True, monkeypatch, 32, l2=0, shuffle=False)
+    p1, h1, n1 = train(X, y, True, monkeypatch, 32, l2=0, shuffle=False, mode=mode)
     assert n1 == 4 and np.array_equal(p0, p1) and h0 == h1
 
 
 @pytest.mark.parametrize("live", [0, 1], ids=["all-zero", "one-column"])
-def test_batches_with_no_or_one_live_column(live, monkeypatch):
+@MODES
+def test_batches_with_no_or_one_live_column(live, mode, monkeypatch):
     X, y = sparse_data(96)
     X[:, live:] = 0
     p0, h0, _ = train(X, y, False, monkeypatch, 32)
-    p1, h1, n1 = train(X, y, True, monkeypatch, 32)
+    p1, h1, n1 = train(X, y, True, monkeypatch, 32, mode=mode)
     assert n1 == 6 and np.array_equal(p0, p1) and h0 == h1
 
 
-def test_narrow_first_layer_and_dense_inputs_take_the_full_product(monkeypatch):
+@MODES
+def test_narrow_first_layer_and_dense_inputs_take_the_full_product(mode, monkeypatch):
     # a 16-wide first layer goes through the dot kernels, which sum k across lanes, so
     # skipping zeros could change the rounding; dense inputs have nothing to skip
     X, y = sparse_data(96)
     p0, h0, _ = train(X, y, False, monkeypatch, 32, hidden=16)
-    p1, h1, n1 = train(X, y, True, monkeypatch, 32, hidden=16)
+    p1, h1, n1 = train(X, y, True, monkeypatch, 32, hidden=16, mode=mode)
     assert n1 == 0 and np.array_equal(p0, p1) and h0 == h1
     Xd = np.random.default_rng(3).standard_normal(X.shape)
-    assert train(Xd, y, True, monkeypatch, 32)[2] == 0
+    assert train(Xd, y, True, monkeypatch, 32, mode=mode)[2] == 0
 
 
 
-def test_small_products_keep_the_full_product(monkeypatch):
+@MODES
+def test_small_products_keep_the_full_product(mode, monkeypatch):
     # below SKIP_ZERO_MIN multiply-adds (batch x n_in x n_out of the first layer) the
     # bookkeeping costs more than the zeros save
     X, y = sparse_data(64)
     macs = 32 * 600 * 24
-    assert train(X, y, True, monkeypatch, 32, min_macs=macs + 1)[2] == 0
-    assert train(X, y, True, monkeypatch, 32, min_macs=macs)[2] == 4
+    assert train(X, y, True, monkeypatch, 32, min_macs=macs + 1, mode=mode)[2] == 0
+    assert train(X, y, True, monkeypatch, 32, min_macs=macs, mode=mode)[2] == 4
 
 
 def predictor(skip, monkeypatch, dtype="float64", n_out=300, min_weights=0):
