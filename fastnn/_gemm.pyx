@@ -17,9 +17,10 @@ cimport numpy as cnp
 
 from fastnn._kernels cimport (
     FNN_ACT_IDENTITY, FNN_ACT_LEAKY_RELU, FNN_ACT_RELU, FNN_ACT_SIGMOID, FNN_ACT_TANH,
-    fnn_dall_finite, fnn_dgemm, fnn_epilogue, fnn_gemm_ws_bytes, fnn_get_max_threads,
-    fnn_sall_finite, fnn_sgemm,
+    fnn_dall_finite, fnn_dgemm, fnn_dnonzeros, fnn_dspmv_row, fnn_epilogue, fnn_gemm_ws_bytes,
+    fnn_get_max_threads, fnn_sall_finite, fnn_sgemm, fnn_snonzeros, fnn_sspmv_row,
 )
+from libc.stdint cimport int32_t
 
 cnp.import_array()
 
@@ -343,3 +344,66 @@ def _matmul(a, b, trans_a=False, trans_b=False, bias=None, activation=None, alph
     (0 passes NULL), to exercise the unpacked fallback and the thread cap."""
     return _gemm(a, b, trans_a, trans_b, bias, activation, alpha, beta, out, preact, dact_y,
                  -1 if ws_limit is None else ws_limit, 0)
+
+
+def nonzeros(x):
+    """(indices, values) of the non-zero entries of a 1-D float array, NaN included, in
+    order: the row scan of the sparse first layer (plan.c sp_rows), for tests."""
+    x = np.ascontiguousarray(x)
+    if x.ndim != 1 or x.dtype not in (np.float32, np.float64):
+        raise ValueError(f"x must be a 1-D float32 or float64 array; got {x.dtype} {x.shape}")
+    cdef Py_ssize_t n = x.shape[0], k = 0
+    idx, val = np.empty(max(n, 1), np.int32), np.empty(max(n, 1), x.dtype)
+    cdef int32_t[::1] iv = idx
+    cdef float[::1] xf, vf
+    cdef double[::1] xd, vd
+    if n == 0:
+        return idx[:0], val[:0]
+    if x.dtype == np.float32:
+        xf, vf = x, val
+        with nogil:
+            k = fnn_snonzeros(&xf[0], n, &iv[0], &vf[0])
+    else:
+        xd, vd = x, val
+        with nogil:
+            k = fnn_dnonzeros(&xd[0], n, &iv[0], &vd[0])
+    return idx[:k].copy(), val[:k].copy()
+
+
+def sparse_row_product(idx, val, b, out, bint add=False):
+    """out := sum_q val[q] * b[idx[q], :] (+ out when ``add``): one row of the sparse first
+    layer's products (fnn_ktable.sspmv_row, plan.c), for tests. Each output is one chain
+    of fused multiply-adds in q order from zero (separate ones on the generic path), then
+    added to out."""
+    idx = np.ascontiguousarray(idx, dtype=np.int32)
+    b = _matrix(b, "b", -1)
+    if b.dtype not in (np.float32, np.float64):
+        raise TypeError(f"b must be float32 or float64; got {b.dtype}")
+    val = np.ascontiguousarray(val, dtype=b.dtype)
+    if idx.ndim != 1 or val.shape != idx.shape:
+        raise ValueError(f"idx and val must be 1-D of one length; got {idx.shape} and {val.shape}")
+    if idx.size and (idx.min() < 0 or idx.max() >= b.shape[0]):
+        raise ValueError(f"idx must index the {b.shape[0]} rows of b")
+    if not isinstance(out, np.ndarray) or out.dtype != b.dtype or out.shape != (b.shape[1],) \
+            or not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"out must be a writeable contiguous {b.dtype} array of shape "
+                         f"({b.shape[1]},)")
+    cdef ptrdiff_t ldb = _row_stride(b, "b")
+    cdef Py_ssize_t nnz = idx.shape[0], n = b.shape[1]
+    if n == 0 or b.shape[0] == 0:  # no term: the sum is zero
+        out[...] = out + 0 if add else 0
+        return out
+    cdef int32_t[::1] iv = idx if nnz else np.zeros(1, np.int32)
+    cdef float[::1] vf, of
+    cdef double[::1] vd, od
+    cdef const float[:, :] bf
+    cdef const double[:, :] bd
+    if b.dtype == np.float32:
+        vf, of, bf = val if nnz else np.zeros(1, np.float32), out, b
+        with nogil:
+            fnn_sspmv_row(nnz, &iv[0], &vf[0], &bf[0, 0], ldb, n, &of[0], add)
+    else:
+        vd, od, bd = val if nnz else np.zeros(1), out, b
+        with nogil:
+            fnn_dspmv_row(nnz, &iv[0], &vd[0], &bd[0, 0], ldb, n, &od[0], add)
+    return out

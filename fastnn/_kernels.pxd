@@ -197,6 +197,7 @@ cdef extern from "fastnn.h" nogil:
         ptrdiff_t *live_perm
         void *xg
         double sp_density
+        double sp_ratio
         ptrdiff_t *sp_ptr
         ptrdiff_t *sp_cptr
         ptrdiff_t sp_cap
@@ -214,6 +215,12 @@ cdef extern from "fastnn.h" nogil:
                           double lr, double *stats)
     void fnn_splan_predict(fnn_plan *p, const float *X, ptrdiff_t bsz, float *out)
     void fnn_dplan_predict(fnn_plan *p, const double *X, ptrdiff_t bsz, double *out)
+    ptrdiff_t fnn_snonzeros(const float *x, ptrdiff_t n, int32_t *idx, float *val)
+    ptrdiff_t fnn_dnonzeros(const double *x, ptrdiff_t n, int32_t *idx, double *val)
+    void fnn_sspmv_row(ptrdiff_t nnz, const int32_t *idx, const float *val, const float *b,
+                       ptrdiff_t ldb, ptrdiff_t n, float *c, int add)
+    void fnn_dspmv_row(ptrdiff_t nnz, const int32_t *idx, const double *val, const double *b,
+                       ptrdiff_t ldb, ptrdiff_t n, double *c, int add)
 
 # ---- classic single-neuron rules (classic.c) ----
 cdef extern from "fastnn.h" nogil:

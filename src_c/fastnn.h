@@ -491,6 +491,7 @@ typedef struct fnn_plan {
     /* Training batches whose inputs are mostly zeros run the first Dense op on the non-zero
      * entries alone (plan.c sp_rows); off when sp_ptr is NULL */
     double sp_density;            /* taken when at most this fraction of x is non-zero */
+    double sp_ratio;              /* and at most this fraction of the live columns' entries */
     ptrdiff_t *sp_ptr, *sp_cptr;  /* [batch + 1], [n_in + 1]: row starts of the batch's
                                    * non-zeros, column starts of the same transposed */
     ptrdiff_t sp_cap;             /* entries the next four hold */
@@ -507,6 +508,14 @@ double fnn_dplan_step(fnn_plan *p, const double *X, const void *Y, const double 
                       const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
                       double lr, double *stats);
 void fnn_splan_predict(fnn_plan *p, const float *X, ptrdiff_t bsz, float *out);
+/* the sparse first layer's kernels on their own (plan.c): x's non-zeros, and a sparse row
+ * times B (fnn_ktable.sspmv_row) for any width n */
+ptrdiff_t fnn_snonzeros(const float *x, ptrdiff_t n, int32_t *idx, float *val);
+ptrdiff_t fnn_dnonzeros(const double *x, ptrdiff_t n, int32_t *idx, double *val);
+void fnn_sspmv_row(ptrdiff_t nnz, const int32_t *idx, const float *val, const float *b,
+                   ptrdiff_t ldb, ptrdiff_t n, float *c, int add);
+void fnn_dspmv_row(ptrdiff_t nnz, const int32_t *idx, const double *val, const double *b,
+                   ptrdiff_t ldb, ptrdiff_t n, double *c, int add);
 void fnn_dplan_predict(fnn_plan *p, const double *X, ptrdiff_t bsz, double *out);
 
 

@@ -5,6 +5,7 @@
 #ifndef FNN_TMPL
 #include "fastnn.h"
 #include "fnn_util.h"
+#include "vk.h"
 
 /* The batch gather prefetches the row this many rows ahead into L2 (prefetcht1): one
  * epoch of a 784-10 model over MNIST, whose time is mostly the gather of random 3 KiB
@@ -129,17 +130,20 @@ static ptrdiff_t LOC(live_cols)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
 /* Sparse inputs (most of a batch of MNIST digits is zero: 19% of the pixels are not, 71%
  * of the columns are live): the first op's forward product and weight gradient run over
  * the non-zero entries alone, a row of x at a time (fnn_ktable.sspmv_row), 27% of the
- * live-column GEMMs' multiply-adds. Builds the batch's non-zeros by row (sp_ptr, sp_idx,
- * sp_val) and by column (sp_cptr, sp_ridx, sp_rval) and returns 1 when at most
- * sp_density of x is non-zero, the product is not small (live_min), the first op is
- * Dense and both its GEMMs would sum K panel by K panel (fnn_gemm_kpanel), so leaving out
- * the zeros keeps every output's sums; else 0, the scan stopping once the rows so far
- * hold two rows' worth more than that (or sp_cap entries would not hold the next row). */
+ * live-column GEMMs' multiply-adds at about half their rate. Builds the batch's non-zeros
+ * by row (sp_ptr, sp_idx, sp_val) and by column (sp_cptr, sp_ridx, sp_rval) and returns 1
+ * when they are at most sp_ratio of the live columns' entries (those of columns not zero
+ * in every row) and at most sp_density of x, the product is not small (live_min), the
+ * first op is Dense and both its GEMMs would sum K panel by K panel (fnn_gemm_kpanel), so
+ * leaving out the zeros keeps every output's sums; else 0, the row scan stopping once the
+ * rows so far hold two rows' worth more than sp_density (or sp_cap entries would not
+ * hold the next row). */
 static int LOC(sp_rows)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
 {
     const fnn_op *op = &p->ops[0];
     const ptrdiff_t ni = p->n_in, no = op->n_out;
     ptrdiff_t *ptr = p->sp_ptr, *cp = p->sp_cptr, *cur = p->sp_cptr + ni + 1, n = 0, r, j, q;
+    ptrdiff_t live = 0;
     int32_t *idx = p->sp_idx, *ridx = p->sp_ridx;
     T *val = (T *)p->sp_val, *rval = (T *)p->sp_rval;
     const double lim = p->sp_density * (double)ni;
@@ -148,21 +152,20 @@ static int LOC(sp_rows)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
         fnn_gemm_kpanel(sizeof(T), 0, ni, no, bsz, p->ws, p->ws_bytes) <= 0)
         return 0;
     for (r = 0; r < bsz; ++r) {
-        const T *x = xb + r * ni;
         if ((double)n > lim * (double)r + 2.0 * (double)ni || n + ni > p->sp_cap) return 0;
         ptr[r] = n;
-        for (j = 0; j < ni; ++j) { /* branch-free: every entry written, the zeros overwritten */
-            idx[n] = (int32_t)j;
-            val[n] = x[j];
-            n += x[j] != 0; /* NaN counts */
-        }
+        n += VK_PICK(FN(nonzeros_), xb + r * ni, ni, idx + n, val + n);
     }
     ptr[bsz] = n;
     if ((double)n > lim * (double)bsz) return 0;
     for (j = 0; j <= ni; ++j) cp[j] = 0; /* by column: a stable counting sort */
     for (q = 0; q < n; ++q) ++cp[idx[q] + 1];
-    for (j = 0; j < ni; ++j) cp[j + 1] += cp[j];
-    for (j = 0; j < ni; ++j) cur[j] = cp[j];
+    for (j = 0; j < ni; ++j) {
+        live += cp[j + 1] > 0;
+        cp[j + 1] += cp[j];
+        cur[j] = cp[j];
+    }
+    if ((double)n > p->sp_ratio * (double)live * (double)bsz) return 0;
     for (r = 0; r < bsz; ++r)
         for (q = ptr[r]; q < ptr[r + 1]; ++q) {
             const ptrdiff_t d = cur[idx[q]]++;
@@ -170,6 +173,22 @@ static int LOC(sp_rows)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
             rval[d] = val[q];
         }
     return 1;
+}
+
+/* The two kernels of the sparse path on their own, for tests: the non-zeros of x[0, n)
+ * (idx and val hold n entries; returns their count), and c[0, n) := Σ_q val[q] ·
+ * B[idx[q], 0..n) (+ c when add) for any n, in blocks of the ISA's width. */
+ptrdiff_t FN(nonzeros)(const T *x, ptrdiff_t n, int32_t *idx, T *val)
+{
+    return VK_PICK(FN(nonzeros_), x, n, idx, val);
+}
+
+void FN(spmv_row)(ptrdiff_t nnz, const int32_t *idx, const T *val, const T *b, ptrdiff_t ldb,
+                  ptrdiff_t n, T *c, int add)
+{
+    const ptrdiff_t nb = sizeof(T) == 4 ? fnn_kt->s_sp_nr : fnn_kt->d_sp_nr;
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += nb)
+        LOC(sp_row)(nnz, idx, val, b + j0, ldb, n - j0 < nb ? n - j0 : nb, c + j0, add);
 }
 
 /* out[m, n] := Σ over the sorted entries (idx, val) of each row i (from start[i] to

@@ -24,7 +24,9 @@
     void fnn_srmsprop_range_##sfx(float *p, const float *g, float *sq, float *buf,    \
                                   float *gavg, size_t n, const double *k);            \
     void fnn_drmsprop_range_##sfx(double *p, const double *g, double *sq, double *buf, \
-                                  double *gavg, size_t n, const double *k);
+                                  double *gavg, size_t n, const double *k);           \
+    ptrdiff_t fnn_snonzeros_##sfx(const float *x, ptrdiff_t n, int32_t *idx, float *val); \
+    ptrdiff_t fnn_dnonzeros_##sfx(const double *x, ptrdiff_t n, int32_t *idx, double *val);
 VK_DECLS(generic)
 #ifdef FNN_X86
 VK_DECLS(avx2)

@@ -28,6 +28,7 @@ def train(X, y, skip, monkeypatch, batch, dtype="float64", hidden=24, epochs=2, 
     monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", skip)
     monkeypatch.setattr(_train, "SKIP_ZERO_MIN", min_macs)   # 0: small products too
     monkeypatch.setattr(_train, "SPARSE_INPUT_DENSITY", 0.5 if mode == "sparse" else 0.0)
+    monkeypatch.setattr(_train, "SPARSE_INPUT_RATIO", 1.0)
     plans = []
     make_plan = fn.Sequential._train_plan
 
