@@ -17,8 +17,9 @@ cimport numpy as cnp
 
 from fastnn._kernels cimport (
     FNN_ACT_IDENTITY, FNN_ACT_LEAKY_RELU, FNN_ACT_RELU, FNN_ACT_SIGMOID, FNN_ACT_TANH,
-    fnn_dall_finite, fnn_dgemm, fnn_dnonzeros, fnn_dspmv_row, fnn_epilogue, fnn_gemm_ws_bytes,
-    fnn_get_max_threads, fnn_sall_finite, fnn_sgemm, fnn_snonzeros, fnn_sspmv_row,
+    fnn_dall_finite, fnn_dgemm, fnn_dnonzeros, fnn_dsparse_product, fnn_epilogue,
+    fnn_gemm_ws_bytes, fnn_sparse_bytes, fnn_ssparse_product,
+    fnn_get_max_threads, fnn_sall_finite, fnn_sgemm, fnn_snonzeros,
 )
 from libc.stdint cimport int32_t
 
@@ -370,40 +371,36 @@ def nonzeros(x):
     return idx[:k].copy(), val[:k].copy()
 
 
-def sparse_row_product(idx, val, b, out, bint add=False):
-    """out := sum_q val[q] * b[idx[q], :] (+ out when ``add``): one row of the sparse first
-    layer's products (fnn_ktable.sspmv_row, plan.c), for tests. Each output is one chain
-    of fused multiply-adds in q order from zero (separate ones on the generic path), then
-    added to out."""
-    idx = np.ascontiguousarray(idx, dtype=np.int32)
-    b = _matrix(b, "b", -1)
-    if b.dtype not in (np.float32, np.float64):
-        raise TypeError(f"b must be float32 or float64; got {b.dtype}")
-    val = np.ascontiguousarray(val, dtype=b.dtype)
-    if idx.ndim != 1 or val.shape != idx.shape:
-        raise ValueError(f"idx and val must be 1-D of one length; got {idx.shape} and {val.shape}")
-    if idx.size and (idx.min() < 0 or idx.max() >= b.shape[0]):
-        raise ValueError(f"idx must index the {b.shape[0]} rows of b")
-    if not isinstance(out, np.ndarray) or out.dtype != b.dtype or out.shape != (b.shape[1],) \
-            or not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError(f"out must be a writeable contiguous {b.dtype} array of shape "
-                         f"({b.shape[1]},)")
-    cdef ptrdiff_t ldb = _row_stride(b, "b")
-    cdef Py_ssize_t nnz = idx.shape[0], n = b.shape[1]
-    if n == 0 or b.shape[0] == 0:  # no term: the sum is zero
-        out[...] = out + 0 if add else 0
-        return out
-    cdef int32_t[::1] iv = idx if nnz else np.zeros(1, np.int32)
-    cdef float[::1] vf, of
-    cdef double[::1] vd, od
-    cdef const float[:, :] bf
-    cdef const double[:, :] bd
-    if b.dtype == np.float32:
-        vf, of, bf = val if nnz else np.zeros(1, np.float32), out, b
+def sparse_product(x, b, Py_ssize_t kp, bint grad=False):
+    """x·b (``grad`` False; b has x's columns as rows, summed in K panels of ``kp`` columns)
+    or xᵀ·b (``grad``; b has x's rows, panels of ``kp`` rows) through the sparse first
+    layer's paired non-zeros and kernels (plan.c sp_build, spg.h), for tests: each output
+    is the GEMM's sums with exact zero terms left out. Returns (product, entries)."""
+    x, b = _matrix(x, "x", -1), _matrix(b, "b", -1)
+    if x.dtype not in (np.float32, np.float64) or b.dtype != x.dtype:
+        raise TypeError(f"x and b must be float32 or float64 of one dtype; got {x.dtype}, {b.dtype}")
+    x, b = np.ascontiguousarray(x), np.ascontiguousarray(b)
+    cdef Py_ssize_t m = x.shape[0], k = x.shape[1], n = b.shape[1], e = 0
+    if b.shape[0] != (m if grad else k):
+        raise ValueError(f"b must have {m if grad else k} rows; got {b.shape[0]}")
+    if kp < 1:
+        raise ValueError(f"kp must be a positive panel length; got {kp}")
+    out = np.zeros((k if grad else m, n), x.dtype)
+    if m == 0 or k == 0 or n == 0:
+        return out, 0
+    cdef int t = fnn_get_max_threads()
+    buf = np.zeros(fnn_sparse_bytes(m, k, x.dtype.itemsize, t), np.uint8)
+    cdef void *bp = <void *>cnp.PyArray_DATA(buf)
+    cdef const float[:, ::1] xf, bf
+    cdef const double[:, ::1] xd, bd
+    cdef float[:, ::1] of
+    cdef double[:, ::1] od
+    if x.dtype == np.float32:
+        xf, bf, of = x, b, out
         with nogil:
-            fnn_sspmv_row(nnz, &iv[0], &vf[0], &bf[0, 0], ldb, n, &of[0], add)
+            e = fnn_ssparse_product(&xf[0, 0], m, k, &bf[0, 0], n, kp, grad, &of[0, 0], bp, t)
     else:
-        vd, od, bd = val if nnz else np.zeros(1), out, b
+        xd, bd, od = x, b, out
         with nogil:
-            fnn_dspmv_row(nnz, &iv[0], &vd[0], &bd[0, 0], ldb, n, &od[0], add)
-    return out
+            e = fnn_dsparse_product(&xd[0, 0], m, k, &bd[0, 0], n, kp, grad, &od[0, 0], bp, t)
+    return out, e

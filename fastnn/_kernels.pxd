@@ -196,15 +196,9 @@ cdef extern from "fastnn.h" nogil:
         size_t live_ws_bytes
         ptrdiff_t *live_perm
         void *xg
-        double sp_density
         double sp_ratio
-        ptrdiff_t *sp_ptr
-        ptrdiff_t *sp_cptr
-        ptrdiff_t sp_cap
-        int32_t *sp_idx
-        int32_t *sp_ridx
-        void *sp_val
-        void *sp_rval
+        void *sp_buf
+        int sp_threads
         int64_t sp_steps
         int sp_on
     double fnn_splan_step(fnn_plan *p, const float *X, const void *Y, const float *SW,
@@ -217,10 +211,13 @@ cdef extern from "fastnn.h" nogil:
     void fnn_dplan_predict(fnn_plan *p, const double *X, ptrdiff_t bsz, double *out)
     ptrdiff_t fnn_snonzeros(const float *x, ptrdiff_t n, int32_t *idx, float *val)
     ptrdiff_t fnn_dnonzeros(const double *x, ptrdiff_t n, int32_t *idx, double *val)
-    void fnn_sspmv_row(ptrdiff_t nnz, const int32_t *idx, const float *val, const float *b,
-                       ptrdiff_t ldb, ptrdiff_t n, float *c, int add)
-    void fnn_dspmv_row(ptrdiff_t nnz, const int32_t *idx, const double *val, const double *b,
-                       ptrdiff_t ldb, ptrdiff_t n, double *c, int add)
+    size_t fnn_sparse_bytes(ptrdiff_t m, ptrdiff_t k, int elem_size, int threads)
+    ptrdiff_t fnn_ssparse_product(const float *x, ptrdiff_t m, ptrdiff_t k, const float *b,
+                                  ptrdiff_t n, ptrdiff_t kp, int grad, float *out, void *buf,
+                                  int threads)
+    ptrdiff_t fnn_dsparse_product(const double *x, ptrdiff_t m, ptrdiff_t k, const double *b,
+                                  ptrdiff_t n, ptrdiff_t kp, int grad, double *out, void *buf,
+                                  int threads)
 
 # ---- classic single-neuron rules (classic.c) ----
 cdef extern from "fastnn.h" nogil:

@@ -15,6 +15,7 @@ from fastnn._kernels cimport (
     FNN_ACT_SIGMOID, FNN_OP_ACT, FNN_OP_BATCHNORM, FNN_OP_DENSE, FNN_OP_DROPOUT,
     FNN_OP_LAYERNORM, fnn_dact_fwd, fnn_dplan_predict, fnn_dplan_step, fnn_dsoftmax_fwd,
     fnn_dall_finite, fnn_gemm_ws_bytes, fnn_get_max_threads, fnn_op, fnn_plan, fnn_sact_fwd,
+    fnn_sparse_bytes,
     fnn_sall_finite, fnn_splan_predict, fnn_splan_step, fnn_ssoftmax_fwd,
 )
 
@@ -39,14 +40,13 @@ SKIP_ZERO_PREDICT_MIN = 1 << 16
 # 256 / 128 / 64 rows 78.9 / 79.1 / 77.1 ms.
 SKIP_ZERO_PREDICT_CHUNK = 64
 SKIP_ZERO_PREDICT_SORT = True
-# Training batches whose non-zero inputs are at most SPARSE_INPUT_RATIO of the entries of
-# their live columns (those not zero in every row) and at most SPARSE_INPUT_DENSITY of all
-# run the first layer on the non-zero entries alone (plan.c sp_rows), from SKIP_ZERO_MIN
-# multiply-adds; else the zero-column skip above. Batches of 128 MNIST digits: 19% of all,
-# 27% of the live columns'. A sparse multiply-add costs about twice a GEMM's (784x128
-# blocks of W stream from L2). SPARSE_INPUT_DENSITY bounds the buffers; 0: never.
-SPARSE_INPUT_DENSITY = 0.5
-SPARSE_INPUT_RATIO = 0.4
+# Training batches whose non-zero inputs, paired by adjacent columns, need at most
+# SPARSE_INPUT_RATIO of the multiply-adds of their live columns (those not zero in every
+# row) run the first layer on those pairs alone (plan.c sp_build), from SKIP_ZERO_MIN
+# multiply-adds; else the zero-column skip above. Batches of 128 MNIST digits: 0.33 (19%
+# of the pixels are non-zero, in 11,300 row-pairs). A paired multiply-add costs 1.0-1.4
+# times a GEMM one (spg.h); 0.6 leaves a margin and was not swept. 0: never.
+SPARSE_INPUT_RATIO = 0.6
 LOSS_ID = {"mse": 0, "mae": 1, "huber": 2, "binary_cross_entropy": 3, "softmax_cross_entropy": 5}
 PLAN_METRICS = ("accuracy", "binary_accuracy", "mse", "mae")
 
@@ -200,23 +200,16 @@ cdef class Plan:
             self.p.live_threads = copies
 
     cdef void _sparse_buffers(self, Py_ssize_t rows):
-        """Buffers of the sparse first layer (plan.c sp_rows) for up to ``rows`` rows."""
-        ni = self.p.n_in
-        # sp_rows gives up once the rows so far exceed the density by 2 rows' worth
-        cap = min(rows * ni, int(SPARSE_INPUT_DENSITY * rows * ni) + 3 * ni)
-        self.p.sp_density, self.p.sp_cap = SPARSE_INPUT_DENSITY, cap
-        self.p.sp_ratio = SPARSE_INPUT_RATIO
-        self.p.sp_ptr = <ptrdiff_t *>_ptr(self._keep(np.zeros(rows + 1, np.intp)))
-        self.p.sp_cptr = <ptrdiff_t *>_ptr(self._keep(np.zeros(2 * (ni + 1), np.intp)))
-        self.p.sp_idx = <int32_t *>_ptr(self._keep(np.zeros(cap, np.int32)))
-        self.p.sp_ridx = <int32_t *>_ptr(self._keep(np.zeros(cap, np.int32)))
-        self.p.sp_val = self._buf((cap,))
-        self.p.sp_rval = self._buf((cap,))
+        """Buffers of the sparse first layer (plan.c sp_build) for up to ``rows`` rows."""
+        ni, t = self.p.n_in, self.nthreads
+        self.p.sp_ratio, self.p.sp_threads = SPARSE_INPUT_RATIO, t
+        nbytes = fnn_sparse_bytes(rows, ni, self.dtype.itemsize, t)
+        self.p.sp_buf = <void *>_ptr(self._keep(np.zeros(nbytes, np.uint8)))
 
     @property
     def sparse_steps(self):
         """Steps that ran the first layer on the batch's non-zero inputs alone
-        (SPARSE_INPUT_DENSITY)."""
+        (SPARSE_INPUT_RATIO)."""
         return self.p.sp_steps
 
     cdef void *_buf(self, shape):
@@ -257,7 +250,7 @@ cdef class Plan:
         self.p.lb = <int64_t *>_ptr(self._keep(np.zeros(batch, np.int64)))
         if SKIP_ZERO_INPUTS and self.ops[0].kind == FNN_OP_DENSE:
             self._live_buffers(batch, 1)
-            if SPARSE_INPUT_DENSITY > 0:
+            if SPARSE_INPUT_RATIO > 0:
                 self._sparse_buffers(batch)
         if not opt.state and opt.active_state():
             opt.build(model.params.size, model.dtype)

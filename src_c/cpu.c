@@ -29,7 +29,8 @@ static const fnn_ktable table_generic = {
     .spack_t = NULL, .dpack_t = NULL,
     .sgemm_epi_tile = fnn_sgemm_epi_tile_generic, .dgemm_epi_tile = fnn_dgemm_epi_tile_generic,
     .sgemm_dact_tile = fnn_sgemm_dact_tile_generic, .dgemm_dact_tile = fnn_dgemm_dact_tile_generic,
-    .sspmv_row = fnn_sspmv_row_generic, .dspmv_row = fnn_dspmv_row_generic,
+    .sspg_fwd = fnn_sspg_fwd_generic, .dspg_fwd = fnn_dspg_fwd_generic,
+    .sspg_dw = fnn_sspg_dw_generic, .dspg_dw = fnn_dspg_dw_generic,
     .s_sp_nr = 32, .d_sp_nr = 16,
 };
 #ifdef FNN_X86
@@ -53,8 +54,9 @@ static const fnn_ktable table_avx2 = {
     .spack_t = fnn_spack_t_avx2, .dpack_t = NULL,
     .sgemm_epi_tile = fnn_sgemm_epi_tile_avx2, .dgemm_epi_tile = fnn_dgemm_epi_tile_avx2,
     .sgemm_dact_tile = fnn_sgemm_dact_tile_avx2, .dgemm_dact_tile = fnn_dgemm_dact_tile_avx2,
-    .sspmv_row = fnn_sspmv_row_avx2, .dspmv_row = fnn_dspmv_row_avx2,
-    .s_sp_nr = 64, .d_sp_nr = 32,
+    .sspg_fwd = fnn_sspg_fwd_avx2, .dspg_fwd = fnn_dspg_fwd_avx2,
+    .sspg_dw = fnn_sspg_dw_avx2, .dspg_dw = fnn_dspg_dw_avx2,
+    .s_sp_nr = 32, .d_sp_nr = 16,
 };
 static const fnn_ktable table_avx512 = {
     .name = "avx512", .isa = FNN_ISA_AVX512, .probe = fnn_probe_avx512,
@@ -90,8 +92,9 @@ static const fnn_ktable table_avx512 = {
     .spack_t = fnn_spack_t_avx2, .dpack_t = NULL, /* AVX2 8x8 transpose: packing is store-bound */
     .sgemm_epi_tile = fnn_sgemm_epi_tile_avx512, .dgemm_epi_tile = fnn_dgemm_epi_tile_avx512,
     .sgemm_dact_tile = fnn_sgemm_dact_tile_avx512, .dgemm_dact_tile = fnn_dgemm_dact_tile_avx512,
-    .sspmv_row = fnn_sspmv_row_avx512, .dspmv_row = fnn_dspmv_row_avx512,
-    .s_sp_nr = 128, .d_sp_nr = 64,
+    .sspg_fwd = fnn_sspg_fwd_avx512, .dspg_fwd = fnn_dspg_fwd_avx512,
+    .sspg_dw = fnn_sspg_dw_avx512, .dspg_dw = fnn_dspg_dw_avx512,
+    .s_sp_nr = 32, .d_sp_nr = 16,
 };
 #endif
 

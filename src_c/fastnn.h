@@ -98,15 +98,25 @@ typedef struct fnn_ktable {
     int (*dgemm_dact_tile)(double *c, ptrdiff_t ldc, const double *y, ptrdiff_t ldy,
                            ptrdiff_t mr, ptrdiff_t nr, const double *bias, int act, double slope,
                            int check);
-    /* c[0, n) := Σ_q val[q] · B[idx[q], 0..n) (+ c when add), B row i at b + i * ldb, for
-     * n <= *_sp_nr: one row of a sparse-times-dense product (the first layer on sparse
-     * inputs, plan.c), each output one chain of FMAs in q order from zero, then added to
-     * c, so a K panel of the GEMM with its zero terms left out gives the same bits */
-    void (*sspmv_row)(ptrdiff_t nnz, const int32_t *idx, const float *val, const float *b,
-                      ptrdiff_t ldb, ptrdiff_t n, float *c, int add);
-    void (*dspmv_row)(ptrdiff_t nnz, const int32_t *idx, const double *val, const double *b,
-                      ptrdiff_t ldb, ptrdiff_t n, double *c, int add);
-    int s_sp_nr, d_sp_nr;
+    /* The first layer on sparse inputs (plan.c sp_*), on groups of two adjacent input
+     * columns: the forward product into a row block's tile P and the weight gradient, for
+     * n <= *_sp_nr columns at a time; each output one chain of FMAs in k order from zero
+     * per K panel, as the GEMM's, so the results are the full product's (see spg.h) */
+    void (*sspg_fwd)(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt, const uint8_t *row,
+                     const float *val, ptrdiff_t cap, const float *w, ptrdiff_t ldw,
+                     ptrdiff_t n, float *P);
+    void (*dspg_fwd)(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt, const uint8_t *row,
+                     const double *val, ptrdiff_t cap, const double *w, ptrdiff_t ldw,
+                     ptrdiff_t n, double *P);
+    void (*sspg_dw)(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt, const uint8_t *row,
+                    const float *val, ptrdiff_t cap, ptrdiff_t bstride, ptrdiff_t nrb,
+                    ptrdiff_t rb, ptrdiff_t m, ptrdiff_t kp, const float *G, ptrdiff_t n,
+                    float *dw, ptrdiff_t lddw);
+    void (*dspg_dw)(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt, const uint8_t *row,
+                    const double *val, ptrdiff_t cap, ptrdiff_t bstride, ptrdiff_t nrb,
+                    ptrdiff_t rb, ptrdiff_t m, ptrdiff_t kp, const double *G, ptrdiff_t n,
+                    double *dw, ptrdiff_t lddw);
+    int s_sp_nr, d_sp_nr; /* 128 bytes on every ISA: plan.c sizes its tiles so */
 } fnn_ktable;
 
 extern const fnn_ktable *fnn_kt;   /* the selected row; generic until fnn_set_isa */
@@ -196,15 +206,27 @@ FNN_SUKR_PK(fnn_sgemm_ukr_avx512_12x32_pk); FNN_DUKR_PK(fnn_dgemm_ukr_avx512_12x
 FNN_GEMM_ACT_DECL(generic)
 FNN_GEMM_ACT_DECL(avx2)
 FNN_GEMM_ACT_DECL(avx512)
-/* a sparse row times a dense matrix, per ISA (fnn_ktable.sspmv_row) */
-#define FNN_SPMV_DECL(ISA)                                                                   \
-    void fnn_sspmv_row_##ISA(ptrdiff_t nnz, const int32_t *idx, const float *val,            \
-                             const float *b, ptrdiff_t ldb, ptrdiff_t n, float *c, int add); \
-    void fnn_dspmv_row_##ISA(ptrdiff_t nnz, const int32_t *idx, const double *val,           \
-                             const double *b, ptrdiff_t ldb, ptrdiff_t n, double *c, int add);
-FNN_SPMV_DECL(generic)
-FNN_SPMV_DECL(avx2)
-FNN_SPMV_DECL(avx512)
+/* the sparse first layer's kernels, per ISA (fnn_ktable.sspg_fwd, spg.h) */
+#define FNN_SPG_DECL(ISA)                                                                    \
+    void fnn_sspg_fwd_##ISA(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt,              \
+                            const uint8_t *row, const float *val, ptrdiff_t cap,              \
+                            const float *w, ptrdiff_t ldw, ptrdiff_t n, float *P);            \
+    void fnn_dspg_fwd_##ISA(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt,              \
+                            const uint8_t *row, const double *val, ptrdiff_t cap,             \
+                            const double *w, ptrdiff_t ldw, ptrdiff_t n, double *P);          \
+    void fnn_sspg_dw_##ISA(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt,               \
+                           const uint8_t *row, const float *val, ptrdiff_t cap,               \
+                           ptrdiff_t bstride, ptrdiff_t nrb, ptrdiff_t rb, ptrdiff_t m,       \
+                           ptrdiff_t kp, const float *G, ptrdiff_t n, float *dw,              \
+                           ptrdiff_t lddw);                                                   \
+    void fnn_dspg_dw_##ISA(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt,               \
+                           const uint8_t *row, const double *val, ptrdiff_t cap,              \
+                           ptrdiff_t bstride, ptrdiff_t nrb, ptrdiff_t rb, ptrdiff_t m,       \
+                           ptrdiff_t kp, const double *G, ptrdiff_t n, double *dw,            \
+                           ptrdiff_t lddw);
+FNN_SPG_DECL(generic)
+FNN_SPG_DECL(avx2)
+FNN_SPG_DECL(avx512)
 void fnn_spack_t_avx2(ptrdiff_t kc, ptrdiff_t nr, const float *src, ptrdiff_t lds, float *dst,
                       ptrdiff_t ldd);
 FNN_SUKR(fnn_sgemm_ukr_generic_4x8); FNN_SUKR(fnn_sgemm_ukr_generic_2x8);
@@ -489,14 +511,11 @@ typedef struct fnn_plan {
     void *xg;                     /* [live_threads or 1, xc's rows, n_in]: the rows of a
                                    * chunk gathered in that order */
     /* Training batches whose inputs are mostly zeros run the first Dense op on the non-zero
-     * entries alone (plan.c sp_rows); off when sp_ptr is NULL */
-    double sp_density;            /* taken when at most this fraction of x is non-zero */
-    double sp_ratio;              /* and at most this fraction of the live columns' entries */
-    ptrdiff_t *sp_ptr, *sp_cptr;  /* [batch + 1], [n_in + 1]: row starts of the batch's
-                                   * non-zeros, column starts of the same transposed */
-    ptrdiff_t sp_cap;             /* entries the next four hold */
-    int32_t *sp_idx, *sp_ridx;    /* [sp_cap]: their columns (by row), rows (by column) */
-    void *sp_val, *sp_rval;       /* [sp_cap]: their values, by row and by column */
+     * entries alone, paired by adjacent columns (plan.c sp_build); off when sp_buf is NULL */
+    double sp_ratio;              /* taken when twice the pairs are at most this fraction of
+                                   * the live columns' entries */
+    void *sp_buf;                 /* fnn_sparse_bytes(batch, n_in, sizeof(T), sp_threads) */
+    int sp_threads;               /* threads it has room for (more run it on one) */
     int64_t sp_steps;             /* steps that took it (a count for tests) */
     int sp_on;                    /* the current step takes it */
 } fnn_plan;
@@ -508,14 +527,19 @@ double fnn_dplan_step(fnn_plan *p, const double *X, const void *Y, const double 
                       const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
                       double lr, double *stats);
 void fnn_splan_predict(fnn_plan *p, const float *X, ptrdiff_t bsz, float *out);
-/* the sparse first layer's kernels on their own (plan.c): x's non-zeros, and a sparse row
- * times B (fnn_ktable.sspmv_row) for any width n */
+/* the sparse first layer on its own (plan.c), for tests: x's non-zeros, and out := x·B
+ * (grad 0; x m x k, B k x n, K panels of kp) or xᵀ·B (grad 1; B m x n, panels of kp rows)
+ * through the paired non-zeros and the kernels above, with `buf` of
+ * fnn_sparse_bytes(m, k, sizeof(T), threads) bytes; returns the entries (row, pair). */
 ptrdiff_t fnn_snonzeros(const float *x, ptrdiff_t n, int32_t *idx, float *val);
 ptrdiff_t fnn_dnonzeros(const double *x, ptrdiff_t n, int32_t *idx, double *val);
-void fnn_sspmv_row(ptrdiff_t nnz, const int32_t *idx, const float *val, const float *b,
-                   ptrdiff_t ldb, ptrdiff_t n, float *c, int add);
-void fnn_dspmv_row(ptrdiff_t nnz, const int32_t *idx, const double *val, const double *b,
-                   ptrdiff_t ldb, ptrdiff_t n, double *c, int add);
+size_t fnn_sparse_bytes(ptrdiff_t m, ptrdiff_t k, int elem_size, int threads);
+ptrdiff_t fnn_ssparse_product(const float *x, ptrdiff_t m, ptrdiff_t k, const float *b,
+                              ptrdiff_t n, ptrdiff_t kp, int grad, float *out, void *buf,
+                              int threads);
+ptrdiff_t fnn_dsparse_product(const double *x, ptrdiff_t m, ptrdiff_t k, const double *b,
+                              ptrdiff_t n, ptrdiff_t kp, int grad, double *out, void *buf,
+                              int threads);
 void fnn_dplan_predict(fnn_plan *p, const double *X, ptrdiff_t bsz, double *out);
 
 

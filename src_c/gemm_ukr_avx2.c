@@ -3,6 +3,7 @@
  * the 4/2/1-row variants finish edge rows. */
 #include "gemm_act.h"
 #include "gemm_ukr_vec.h"
+#include "spg.h"
 
 FNN_GEMM_ACT_ROWS(avx2)
 
@@ -82,8 +83,10 @@ void fnn_spack_t_avx2(ptrdiff_t kc, ptrdiff_t nr, const float *src, ptrdiff_t ld
     }
 }
 
-/* c[0, n) := Σ_q val[q] · B[idx[q], :] (+ c): a sparse row times B, 64 / 32 columns a call */
-FNN_SPROW_VEC(fnn_sspmv_row_avx2, float, __m256, 8, 8, _mm256_set1_ps, _mm256_loadu_ps,
-              _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_setzero_ps, __builtin_fmaf)
-FNN_SPROW_VEC(fnn_dspmv_row_avx2, double, __m256d, 8, 4, _mm256_set1_pd, _mm256_loadu_pd,
-              _mm256_storeu_pd, _mm256_fmadd_pd, _mm256_add_pd, _mm256_setzero_pd, __builtin_fma)
+/* The sparse first layer's kernels (see FNN_SPG_VEC): 32 / 16 columns in 4 vectors */
+FNN_SPG_VEC(fnn_sspg_fwd_avx2, fnn_sspg_dw_avx2, float, __m256, 4, 8, _mm256_set1_ps,
+            _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_setzero_ps,
+            __builtin_fmaf)
+FNN_SPG_VEC(fnn_dspg_fwd_avx2, fnn_dspg_dw_avx2, double, __m256d, 4, 4, _mm256_set1_pd,
+            _mm256_loadu_pd, _mm256_storeu_pd, _mm256_fmadd_pd, _mm256_add_pd, _mm256_setzero_pd,
+            __builtin_fma)

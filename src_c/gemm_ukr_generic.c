@@ -2,6 +2,7 @@
  * They also define the semantics every tuned microkernel must reproduce. */
 #include "fastnn.h"
 #include "gemm_act.h"
+#include "spg.h"
 
 FNN_GEMM_ACT_ROWS(generic)
 
@@ -55,20 +56,24 @@ FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_4x2, double, 4, 2)
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_2x2, double, 2, 2)
 FNN_UKR_GENERIC(fnn_dgemm_ukr_generic_1x2, double, 1, 2)
 
-/* c[0, n) := Σ_q val[q] · B[idx[q], :] (+ c) for n <= NR: a sparse row times B, summed as
- * the tiles above sum a K panel (see FNN_SPROW_VEC) */
-#define FNN_SPROW_GENERIC(NAME, T, NR)                                                    \
-    void NAME(ptrdiff_t nnz, const int32_t *idx, const T *val, const T *b, ptrdiff_t ldb, \
-              ptrdiff_t n, T *c, int add)                                                 \
-    {                                                                                     \
-        T acc[NR];                                                                        \
-        ptrdiff_t q, j;                                                                   \
-        for (j = 0; j < n; ++j) acc[j] = 0;                                               \
-        for (q = 0; q < nnz; ++q) {                                                       \
-            const T x = val[q], *bq = b + (ptrdiff_t)idx[q] * ldb;                        \
-            for (j = 0; j < n; ++j) acc[j] += x * bq[j];                                  \
-        }                                                                                 \
-        for (j = 0; j < n; ++j) c[j] = add ? acc[j] + c[j] : acc[j];                      \
-    }
-FNN_SPROW_GENERIC(fnn_sspmv_row_generic, float, 32)
-FNN_SPROW_GENERIC(fnn_dspmv_row_generic, double, 16)
+/* The sparse first layer's kernels (see FNN_SPG_VEC), with separate multiplies and adds
+ * as the tiles above */
+#define FNN_MULADD(a, b, c) ((a) * (b) + (c))
+FNN_SPG_SCALAR(sspg_fwd, sspg_dw, float, 32, FNN_MULADD)
+FNN_SPG_SCALAR(dspg_fwd, dspg_dw, double, 16, FNN_MULADD)
+FNN_SPG_DECL_FWD(fnn_sspg_fwd_generic, float)
+{
+    sspg_fwd(ng, gk, cnt, row, val, cap, w, ldw, n, P);
+}
+FNN_SPG_DECL_FWD(fnn_dspg_fwd_generic, double)
+{
+    dspg_fwd(ng, gk, cnt, row, val, cap, w, ldw, n, P);
+}
+FNN_SPG_DECL_DW(fnn_sspg_dw_generic, float)
+{
+    sspg_dw(ng, gk, cnt, row, val, cap, bstride, nrb, rb, m, kp, G, n, dw, lddw);
+}
+FNN_SPG_DECL_DW(fnn_dspg_dw_generic, double)
+{
+    dspg_dw(ng, gk, cnt, row, val, cap, bstride, nrb, rb, m, kp, G, n, dw, lddw);
+}

@@ -113,42 +113,4 @@
         STORE_SUMS(&acc[0][0], MR, NJ, alpha, beta, c, ldc);                              \
     }
 
-/* Sparse row times dense matrix: c[0, n) := Σ_q val[q] · B[idx[q], 0..n) (+ c when add),
- * B's rows at b + idx[q] * ldb, summed in q order into one FMA chain per output starting
- * from zero, as the register tiles above sum a K panel, then added to c as their beta = 1
- * store does: a row of the product with its zero terms left out (plan.c sparse path).
- * n == NV * W keeps NV accumulators in registers; narrower n runs one vector, then one
- * element, at a time (FMA1: the scalar fused multiply-add). */
-#define FNN_SPROW_VEC(NAME, T, V, NV, W, SET1, LOADU, STOREU, FMADD, ADD, ZERO, FMA1)     \
-    void NAME(ptrdiff_t nnz, const int32_t *idx, const T *val, const T *b, ptrdiff_t ldb, \
-              ptrdiff_t n, T *c, int add)                                                 \
-    {                                                                                     \
-        V acc[NV], s;                                                                     \
-        ptrdiff_t q, j = 0;                                                               \
-        int v;                                                                            \
-        if (n == NV * W) {                                                                \
-            FNN_UKR_UNROLL for (v = 0; v < NV; ++v) acc[v] = ZERO();                      \
-            for (q = 0; q < nnz; ++q) {                                                   \
-                const T *bq = b + (ptrdiff_t)idx[q] * ldb;                                \
-                s = SET1(val[q]);                                                         \
-                FNN_UKR_UNROLL for (v = 0; v < NV; ++v)                                   \
-                    acc[v] = FMADD(s, LOADU(bq + v * W), acc[v]);                         \
-            }                                                                             \
-            FNN_UKR_UNROLL for (v = 0; v < NV; ++v)                                       \
-                STOREU(c + v * W, add ? ADD(LOADU(c + v * W), acc[v]) : acc[v]);          \
-            return;                                                                       \
-        }                                                                                 \
-        for (; j + W <= n; j += W) {                                                      \
-            acc[0] = ZERO();                                                              \
-            for (q = 0; q < nnz; ++q)                                                     \
-                acc[0] = FMADD(SET1(val[q]), LOADU(b + (ptrdiff_t)idx[q] * ldb + j), acc[0]); \
-            STOREU(c + j, add ? ADD(LOADU(c + j), acc[0]) : acc[0]);                      \
-        }                                                                                 \
-        for (; j < n; ++j) {                                                              \
-            T a = 0;                                                                      \
-            for (q = 0; q < nnz; ++q) a = FMA1(val[q], b[(ptrdiff_t)idx[q] * ldb + j], a); \
-            c[j] = add ? c[j] + a : a;                                                    \
-        }                                                                                 \
-    }
-
 #endif /* FNN_GEMM_UKR_VEC_H */

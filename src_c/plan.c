@@ -16,16 +16,113 @@
 /* Inference skips zero input columns for batches up to this (the GEMV's, gemm.c) */
 #define FNN_LIVE_PREDICT_M 3
 
-/* The selected ISA's sparse-row kernel and epilogue tile, named by dtype for the body */
-static inline void sp_row_s(ptrdiff_t nnz, const int32_t *idx, const float *val, const float *b,
-                            ptrdiff_t ldb, ptrdiff_t n, float *c, int add)
+/* The sparse first layer (sp_build): a row block's entries keep their row as an offset
+ * in a byte */
+#define FNN_SP_RB 128
+
+/* Where its pieces sit in the buffer of fnn_sparse_bytes(m, k, elem_size, threads) bytes,
+ * for up to m rows of k columns: the grouping of the columns into pairs for the current K
+ * panels (kept from step to step in the head), then each row block's lists. */
+typedef struct {
+    ptrdiff_t kp, k, ng, npan; /* the grouping: K panel, columns, groups, panels */
+} sp_head;
+typedef struct {
+    sp_head *head;
+    int32_t *gk;   /* [k + 1] each group's first column, then k */
+    int32_t *gof;  /* [k] each column's group */
+    int32_t *gpan; /* [k + 1] each panel's first group, then ng */
+    int32_t *cnt;  /* [nrb, k] entries of block b's group g */
+    int64_t *res;  /* [nrb] entries of block b, or -1: gave up */
+    uint8_t *seen; /* [nrb, k] column j non-zero in block b */
+    int32_t *sidx; /* [nrb, k] row scan scratch */
+    void *sval;    /* [nrb, k] */
+    uint8_t *row;  /* [nrb, k, FNN_SP_RB] an entry's row in its block */
+    void *val;     /* [nrb, k, FNN_SP_RB, 2] an entry's two values */
+    void *tmp;     /* [threads, 2 FNN_SP_RB + m, NB] P, Q (forward) and G (gradient) */
+    ptrdiff_t tmp_stride, threads;
+} sp_lay;
+
+static size_t sp_layout(void *buf, ptrdiff_t m, ptrdiff_t k, int es, int threads, sp_lay *L)
 {
-    fnn_kt->sspmv_row(nnz, idx, val, b, ldb, n, c, add);
+    const ptrdiff_t nrb = (m + FNN_SP_RB - 1) / FNN_SP_RB, nb = 128 / es;
+    char *b = (char *)buf;
+    size_t off = 64;
+#define SP_PIECE(field, type, count)                                                      \
+    do {                                                                                  \
+        if (L) L->field = (type)(void *)(b + off);                                        \
+        off += ((size_t)(count) + 63) / 64 * 64;                                          \
+    } while (0)
+    SP_PIECE(gk, int32_t *, 4 * (k + 2));
+    SP_PIECE(gof, int32_t *, 4 * k);
+    SP_PIECE(gpan, int32_t *, 4 * (k + 2));
+    SP_PIECE(cnt, int32_t *, 4 * nrb * k);
+    SP_PIECE(res, int64_t *, 8 * nrb);
+    SP_PIECE(seen, uint8_t *, nrb * k);
+    SP_PIECE(sidx, int32_t *, 4 * nrb * k);
+    SP_PIECE(sval, void *, es * nrb * k);
+    SP_PIECE(row, uint8_t *, nrb * k * FNN_SP_RB);
+    SP_PIECE(val, void *, 2 * es * nrb * k * FNN_SP_RB);
+    SP_PIECE(tmp, void *, (size_t)threads * es * (2 * FNN_SP_RB + m) * nb);
+#undef SP_PIECE
+    if (L) {
+        L->head = (sp_head *)buf;
+        L->tmp_stride = (2 * FNN_SP_RB + m) * nb;
+        L->threads = threads;
+    }
+    return off;
 }
-static inline void sp_row_d(ptrdiff_t nnz, const int32_t *idx, const double *val,
-                            const double *b, ptrdiff_t ldb, ptrdiff_t n, double *c, int add)
+
+size_t fnn_sparse_bytes(ptrdiff_t m, ptrdiff_t k, int elem_size, int threads)
 {
-    fnn_kt->dspmv_row(nnz, idx, val, b, ldb, n, c, add);
+    return m > 0 && k > 0 ? sp_layout(NULL, m, k, elem_size, threads < 1 ? 1 : threads, NULL) : 0;
+}
+
+/* The plan's sparse layer buffer */
+static sp_lay sp_plan_lay(const fnn_plan *p, int es)
+{
+    sp_lay L;
+    sp_layout(p->sp_buf, p->batch, p->n_in, es, p->sp_threads, &L);
+    return L;
+}
+
+/* The scratch of the calling thread in a parallel loop of the sparse layer (the first when
+ * it runs on one thread inside some other parallel region) */
+static inline void *sp_tmp(const sp_lay *L, int es)
+{
+#ifdef FNN_OPENMP
+    const int t = omp_get_thread_num();
+#else
+    const int t = 0;
+#endif
+    return (char *)L->tmp + (t < L->threads ? t : 0) * L->tmp_stride * es;
+}
+
+/* The selected ISA's kernels and epilogue tile, named by dtype for the body */
+static inline void spg_fwd_s(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt,
+                             const uint8_t *row, const float *val, ptrdiff_t cap,
+                             const float *w, ptrdiff_t ldw, ptrdiff_t n, float *P)
+{
+    fnn_kt->sspg_fwd(ng, gk, cnt, row, val, cap, w, ldw, n, P);
+}
+static inline void spg_fwd_d(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt,
+                             const uint8_t *row, const double *val, ptrdiff_t cap,
+                             const double *w, ptrdiff_t ldw, ptrdiff_t n, double *P)
+{
+    fnn_kt->dspg_fwd(ng, gk, cnt, row, val, cap, w, ldw, n, P);
+}
+static inline void spg_dw_s(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt,
+                            const uint8_t *row, const float *val, ptrdiff_t nrb, ptrdiff_t k,
+                            ptrdiff_t m, ptrdiff_t kp, const float *G, ptrdiff_t n, float *dw,
+                            ptrdiff_t lddw)
+{
+    fnn_kt->sspg_dw(ng, gk, cnt, row, val, FNN_SP_RB, k, nrb, FNN_SP_RB, m, kp, G, n, dw, lddw);
+}
+static inline void spg_dw_d(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt,
+                            const uint8_t *row, const double *val, ptrdiff_t nrb, ptrdiff_t k,
+                            ptrdiff_t m, ptrdiff_t kp, const double *G, ptrdiff_t n, double *dw,
+                            ptrdiff_t lddw)
+{
+    fnn_kt->dspg_dw(ng, gk, cnt, row, val, FNN_SP_RB, k, nrb, FNN_SP_RB, m, kp, G, n, dw, lddw);
 }
 static inline int sp_epi_s(float *c, ptrdiff_t nr, const float *bias, int act, double slope)
 {
@@ -37,7 +134,7 @@ static inline int sp_epi_d(double *c, ptrdiff_t nr, const double *bias, int act,
 }
 
 /* Work items of a sparse product: nblk column blocks of the output, each split into
- * enough row ranges that every thread gets two or more items. */
+ * enough ranges of `rows` that every thread gets two or more items. */
 static ptrdiff_t sp_split(ptrdiff_t nblk, ptrdiff_t rows)
 {
     const ptrdiff_t nt = fnn_par(1) ? fnn_get_max_threads() : 1;
@@ -129,93 +226,171 @@ static ptrdiff_t LOC(live_cols)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
 
 /* Sparse inputs (most of a batch of MNIST digits is zero: 19% of the pixels are not, 71%
  * of the columns are live): the first op's forward product and weight gradient run over
- * the non-zero entries alone, a row of x at a time (fnn_ktable.sspmv_row), 27% of the
- * live-column GEMMs' multiply-adds at about half their rate. Builds the batch's non-zeros
- * by row (sp_ptr, sp_idx, sp_val) and by column (sp_cptr, sp_ridx, sp_rval) and returns 1
- * when they are at most sp_ratio of the live columns' entries (those of columns not zero
- * in every row) and at most sp_density of x, the product is not small (live_min), the
- * first op is Dense and both its GEMMs would sum K panel by K panel (fnn_gemm_kpanel), so
- * leaving out the zeros keeps every output's sums; else 0, the row scan stopping once the
- * rows so far hold two rows' worth more than sp_density (or sp_cap entries would not
- * hold the next row). */
-static int LOC(sp_rows)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
+ * the batch's non-zeros alone, paired by adjacent columns. The columns of each K panel of
+ * the forward GEMM (kp) are grouped two by two (one alone at a panel's end). Each row
+ * with a non-zero in a group is an entry of it, holding both of the row's values there:
+ * 128 MNIST digits have 19,400 non-zeros in 11,300 entries, so the kernels (spg.h) do
+ * 17% more multiply-adds than the non-zeros and share each load between two of them.
+ * The rows come in blocks of FNN_SP_RB, each built on its own (in parallel).
+ *
+ * Returns the entries, or -1 when twice them (the multiply-adds per output column) are
+ * more than `ratio` of the live columns' entries (columns not zero in every row), the row
+ * scan of a block giving up once it is sure. */
+static ptrdiff_t LOC(sp_build)(const sp_lay *L, const T *x, ptrdiff_t m, ptrdiff_t k,
+                               ptrdiff_t kp, double ratio, int par)
 {
-    const fnn_op *op = &p->ops[0];
-    const ptrdiff_t ni = p->n_in, no = op->n_out;
-    ptrdiff_t *ptr = p->sp_ptr, *cp = p->sp_cptr, *cur = p->sp_cptr + ni + 1, n = 0, r, j, q;
-    ptrdiff_t live = 0;
-    int32_t *idx = p->sp_idx, *ridx = p->sp_ridx;
-    T *val = (T *)p->sp_val, *rval = (T *)p->sp_rval;
-    const double lim = p->sp_density * (double)ni;
-    if (!ptr || op->kind != FNN_OP_DENSE || (double)bsz * (double)ni * (double)no < p->live_min ||
-        fnn_gemm_kpanel(sizeof(T), 0, bsz, no, ni, p->ws, p->ws_bytes) <= 0 ||
-        fnn_gemm_kpanel(sizeof(T), 0, ni, no, bsz, p->ws, p->ws_bytes) <= 0)
-        return 0;
-    for (r = 0; r < bsz; ++r) {
-        if ((double)n > lim * (double)r + 2.0 * (double)ni || n + ni > p->sp_cap) return 0;
-        ptr[r] = n;
-        n += VK_PICK(FN(nonzeros_), xb + r * ni, ni, idx + n, val + n);
-    }
-    ptr[bsz] = n;
-    if ((double)n > lim * (double)bsz) return 0;
-    for (j = 0; j <= ni; ++j) cp[j] = 0; /* by column: a stable counting sort */
-    for (q = 0; q < n; ++q) ++cp[idx[q] + 1];
-    for (j = 0; j < ni; ++j) {
-        live += cp[j + 1] > 0;
-        cp[j + 1] += cp[j];
-        cur[j] = cp[j];
-    }
-    if ((double)n > p->sp_ratio * (double)live * (double)bsz) return 0;
-    for (r = 0; r < bsz; ++r)
-        for (q = ptr[r]; q < ptr[r + 1]; ++q) {
-            const ptrdiff_t d = cur[idx[q]]++;
-            ridx[d] = (int32_t)r;
-            rval[d] = val[q];
-        }
-    return 1;
-}
-
-/* The two kernels of the sparse path on their own, for tests: the non-zeros of x[0, n)
- * (idx and val hold n entries; returns their count), and c[0, n) := Σ_q val[q] ·
- * B[idx[q], 0..n) (+ c when add) for any n, in blocks of the ISA's width. */
-ptrdiff_t FN(nonzeros)(const T *x, ptrdiff_t n, int32_t *idx, T *val)
-{
-    return VK_PICK(FN(nonzeros_), x, n, idx, val);
-}
-
-void FN(spmv_row)(ptrdiff_t nnz, const int32_t *idx, const T *val, const T *b, ptrdiff_t ldb,
-                  ptrdiff_t n, T *c, int add)
-{
-    const ptrdiff_t nb = sizeof(T) == 4 ? fnn_kt->s_sp_nr : fnn_kt->d_sp_nr;
-    for (ptrdiff_t j0 = 0; j0 < n; j0 += nb)
-        LOC(sp_row)(nnz, idx, val, b + j0, ldb, n - j0 < nb ? n - j0 : nb, c + j0, add);
-}
-
-/* out[m, n] := Σ over the sorted entries (idx, val) of each row i (from start[i] to
- * start[i + 1]) of val·B[idx, :], the sums split at multiples of kp of idx as the GEMM's K
- * panels, (+ epilogue: bias, act) — both sparse products of the first op. */
-static void LOC(sp_product)(const ptrdiff_t *start, const int32_t *idx, const T *val,
-                            ptrdiff_t m, ptrdiff_t kmax, ptrdiff_t kp, const T *b, ptrdiff_t n,
-                            T *out, const fnn_epilogue *epi)
-{
-    const ptrdiff_t nb = sizeof(T) == 4 ? fnn_kt->s_sp_nr : fnn_kt->d_sp_nr;
-    const ptrdiff_t nblk = (n + nb - 1) / nb, rc = sp_split(nblk, m), per = (m + rc - 1) / rc;
-    FNN_PAR_FOR((double)start[m] * (double)n > FNN_PAR_MIN,
-                for (ptrdiff_t t = 0; t < nblk * rc; ++t) {
-        const ptrdiff_t n0 = t / rc * nb, nw = n - n0 < nb ? n - n0 : nb;
-        const ptrdiff_t i1 = (t % rc + 1) * per < m ? (t % rc + 1) * per : m;
-        for (ptrdiff_t i = t % rc * per; i < i1; ++i) {
-            T *c = out + i * n + n0;
-            ptrdiff_t q = start[i], q1;
-            for (ptrdiff_t p0 = 0; p0 < kmax; p0 += kp, q = q1) {
-                for (q1 = q; q1 < start[i + 1] && idx[q1] < p0 + kp; ++q1) {}
-                LOC(sp_row)(q1 - q, idx + q, val + q, b + n0, n, nw, c, p0 > 0);
+    sp_head *h = L->head;
+    const ptrdiff_t nrb = (m + FNN_SP_RB - 1) / FNN_SP_RB;
+    const double lim = ratio * (double)k;
+    ptrdiff_t total = 0, live = 0;
+    if (h->kp != kp || h->k != k) { /* the grouping of this K panel */
+        ptrdiff_t g = 0, np = 0;
+        for (ptrdiff_t p0 = 0; p0 < k; p0 += kp, ++np) {
+            const ptrdiff_t p1 = p0 + kp < k ? p0 + kp : k;
+            L->gpan[np] = (int32_t)g;
+            for (ptrdiff_t j = p0; j < p1; j += 2, ++g) {
+                L->gk[g] = (int32_t)j;
+                L->gof[j] = (int32_t)g;
+                if (j + 1 < p1) L->gof[j + 1] = (int32_t)g;
             }
+        }
+        L->gk[g] = (int32_t)k, L->gpan[np] = (int32_t)g;
+        h->kp = kp, h->k = k, h->ng = g, h->npan = np;
+    }
+    const ptrdiff_t ng = h->ng;
+    const int32_t *gk = L->gk, *gof = L->gof;
+    FNN_PAR_FOR(par && nrb > 1, for (ptrdiff_t b = 0; b < nrb; ++b) {
+        const ptrdiff_t r0 = b * FNN_SP_RB, r1 = r0 + FNN_SP_RB < m ? r0 + FNN_SP_RB : m;
+        int32_t *cnt = L->cnt + b * k, *sidx = L->sidx + b * k;
+        uint8_t *seen = L->seen + b * k, *row = L->row + b * k * FNN_SP_RB;
+        T *sval = (T *)L->sval + b * k, *val = (T *)L->val + 2 * b * k * FNN_SP_RB;
+        ptrdiff_t pairs = 0, r;
+        memset(cnt, 0, (size_t)ng * sizeof(int32_t));
+        memset(seen, 0, (size_t)k);
+        for (r = r0; r < r1; ++r) {
+            const T *xr = x + r * k;
+            if (2.0 * (double)pairs > lim * (double)(r - r0) + 2.0 * (double)k) break;
+            const ptrdiff_t nz = VK_PICK(FN(nonzeros_), xr, k, sidx, sval);
+            int32_t last = -1;
+            for (ptrdiff_t q = 0; q < nz; ++q) {
+                const int32_t j = sidx[q], g = gof[j];
+                seen[j] = 1;
+                if (g == last) continue;
+                last = g;
+                const ptrdiff_t e = (ptrdiff_t)g * FNN_SP_RB + cnt[g]++;
+                row[e] = (uint8_t)(r - r0);
+                val[2 * e] = xr[gk[g]];
+                val[2 * e + 1] = gk[g + 1] - gk[g] > 1 ? xr[gk[g] + 1] : 0;
+                ++pairs;
+            }
+        }
+        L->res[b] = r < r1 ? -1 : pairs;
+    });
+    for (ptrdiff_t b = 0; b < nrb; ++b) {
+        if (L->res[b] < 0) return -1;
+        total += L->res[b];
+    }
+    for (ptrdiff_t j = 0; j < k; ++j) {
+        int any = 0;
+        for (ptrdiff_t b = 0; b < nrb; ++b) any |= L->seen[b * k + j];
+        live += any;
+    }
+    return 2.0 * (double)total > ratio * (double)live * (double)m ? -1 : total;
+}
+
+/* y[m, n] := epilogue(x·W) from the entries of sp_build: work items of NB columns by a
+ * row block, each summing its K panels in a tile P (the later ones in Q, then added) and
+ * putting P's rows in y with the bias and activation. */
+static void LOC(sp_fwd)(const sp_lay *L, ptrdiff_t m, const T *w, ptrdiff_t n, T *y,
+                        const fnn_epilogue *epi, int par)
+{
+    const ptrdiff_t nb = sizeof(T) == 4 ? fnn_kt->s_sp_nr : fnn_kt->d_sp_nr, k = L->head->k;
+    const ptrdiff_t nblk = (n + nb - 1) / nb, nrb = (m + FNN_SP_RB - 1) / FNN_SP_RB;
+    const ptrdiff_t npan = L->head->npan;
+    const int32_t *gk = L->gk, *gpan = L->gpan;
+    FNN_PAR_FOR(par, for (ptrdiff_t it = 0; it < nblk * nrb; ++it) {
+        const ptrdiff_t n0 = it / nrb * nb, b = it % nrb, r0 = b * FNN_SP_RB;
+        const ptrdiff_t nw = n - n0 < nb ? n - n0 : nb, rows = m - r0 < FNN_SP_RB ? m - r0 : FNN_SP_RB;
+        T *P = (T *)sp_tmp(L, (int)sizeof(T)), *Q = P + FNN_SP_RB * nb;
+        for (ptrdiff_t pi = 0; pi < npan; ++pi) {
+            const ptrdiff_t g0 = gpan[pi], l0 = b * k + g0;
+            T *t = pi ? Q : P;
+            memset(t, 0, (size_t)(rows * nb) * sizeof(T));
+            LOC(spg_fwd)(gpan[pi + 1] - g0, gk + g0, L->cnt + l0, L->row + l0 * FNN_SP_RB,
+                         (const T *)L->val + 2 * l0 * FNN_SP_RB, FNN_SP_RB, w + n0, n, nw, t);
+            if (pi)
+                for (ptrdiff_t i = 0; i < rows * nb; ++i) P[i] += Q[i];
+        }
+        for (ptrdiff_t i = 0; i < rows; ++i) {
+            T *c = y + (r0 + i) * n + n0;
+            memcpy(c, P + i * nb, (size_t)nw * sizeof(T));
             if (epi)
                 LOC(sp_epi)(c, nw, epi->bias ? (const T *)epi->bias + n0 : NULL, epi->act,
                             epi->act_param);
         }
     });
+}
+
+/* dw[k, n] := xᵀ·g from the entries of sp_build, K panels of kp rows: work items of NB
+ * columns by a range of groups, each copying g's columns into G (rows NB apart, so they
+ * stay in L1) for the kernel. Every row of dw is written (all-zero columns' with 0). */
+static void LOC(sp_dw)(const sp_lay *L, ptrdiff_t m, const T *g, ptrdiff_t n, ptrdiff_t kp,
+                       T *dw, int par)
+{
+    const ptrdiff_t nb = sizeof(T) == 4 ? fnn_kt->s_sp_nr : fnn_kt->d_sp_nr, k = L->head->k;
+    const ptrdiff_t nblk = (n + nb - 1) / nb, nrb = (m + FNN_SP_RB - 1) / FNN_SP_RB;
+    const ptrdiff_t ng = L->head->ng, rc = par ? sp_split(nblk, ng) : 1, per = (ng + rc - 1) / rc;
+    FNN_PAR_FOR(par, for (ptrdiff_t it = 0; it < nblk * rc; ++it) {
+        const ptrdiff_t n0 = it / rc * nb, nw = n - n0 < nb ? n - n0 : nb;
+        const ptrdiff_t g0 = it % rc * per, g1 = g0 + per < ng ? g0 + per : ng;
+        T *G = (T *)sp_tmp(L, (int)sizeof(T)) + 2 * FNN_SP_RB * nb;
+        for (ptrdiff_t r = 0; r < m; ++r)
+            memcpy(G + r * nb, g + r * n + n0, (size_t)nw * sizeof(T));
+        if (g1 > g0)
+            LOC(spg_dw)(g1 - g0, L->gk + g0, L->cnt + g0, L->row + g0 * FNN_SP_RB,
+                        (const T *)L->val + 2 * g0 * FNN_SP_RB, nrb, k, m, kp, G, nw, dw + n0, n);
+    });
+}
+
+/* The plan's sparse layer for this batch: 1 when taken (see sp_build), when the product
+ * is not small (live_min), the first op is Dense and both its GEMMs would sum K panel by
+ * K panel (fnn_gemm_kpanel), so leaving out the zeros keeps every output's sums. */
+static int LOC(sp_rows)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
+{
+    const fnn_op *op = &p->ops[0];
+    const ptrdiff_t ni = p->n_in, no = op->n_out;
+    if (!p->sp_buf || op->kind != FNN_OP_DENSE || bsz > p->batch ||
+        (double)bsz * (double)ni * (double)no < p->live_min ||
+        fnn_gemm_kpanel(sizeof(T), 0, ni, no, bsz, p->ws, p->ws_bytes) <= 0)
+        return 0;
+    const ptrdiff_t kp = fnn_gemm_kpanel(sizeof(T), 0, bsz, no, ni, p->ws, p->ws_bytes);
+    if (kp <= 0) return 0;
+    const sp_lay L = sp_plan_lay(p, (int)sizeof(T));
+    return LOC(sp_build)(&L, xb, bsz, ni, kp, p->sp_ratio,
+                         fnn_get_max_threads() <= p->sp_threads) >= 0;
+}
+
+/* The sparse layer's pieces on their own, for tests: the non-zeros of x[0, n) (idx and
+ * val hold n entries; returns their count), and x·B or xᵀ·B through the pairs. */
+ptrdiff_t FN(nonzeros)(const T *x, ptrdiff_t n, int32_t *idx, T *val)
+{
+    return VK_PICK(FN(nonzeros_), x, n, idx, val);
+}
+
+ptrdiff_t FN(sparse_product)(const T *x, ptrdiff_t m, ptrdiff_t k, const T *b, ptrdiff_t n,
+                             ptrdiff_t kp, int grad, T *out, void *buf, int threads)
+{
+    sp_lay L;
+    const int par = fnn_get_max_threads() <= threads;
+    if (m <= 0 || k <= 0 || n <= 0 || kp <= 0) return -1;
+    memset(buf, 0, sizeof(sp_head));
+    sp_layout(buf, m, k, (int)sizeof(T), threads, &L);
+    const ptrdiff_t e = LOC(sp_build)(&L, x, m, k, grad ? k : kp, HUGE_VAL, par);
+    if (grad)
+        LOC(sp_dw)(&L, m, b, n, kp, out, par);
+    else
+        LOC(sp_fwd)(&L, m, b, n, out, NULL, par);
+    return e;
 }
 
 /* dst := epilogue(xc·wc) over the nc live columns, one GEMM per K panel of the full
@@ -269,12 +444,11 @@ static void LOC(dense_fwd)(fnn_plan *p, fnn_op *op, const T *x, ptrdiff_t bsz, p
     }
     if (live >= 0)
         LOC(live_fwd)(p, op, bsz, live, dst, &epi);
-    else if (p->sp_on && op == &p->ops[0])
-        LOC(sp_product)(p->sp_ptr, p->sp_idx, (const T *)p->sp_val, bsz, op->n_in,
-                        fnn_gemm_kpanel(sizeof(T), 0, bsz, op->n_out, op->n_in, p->ws,
-                                        p->ws_bytes),
-                        (const T *)op->w, op->n_out, dst, &epi);
-    else
+    else if (p->sp_on && op == &p->ops[0]) {
+        const sp_lay L = sp_plan_lay(p, (int)sizeof(T));
+        LOC(sp_fwd)(&L, bsz, (const T *)op->w, op->n_out, dst, &epi,
+                    fnn_get_max_threads() <= p->sp_threads);
+    } else
         FN(gemm)(0, 0, bsz, op->n_out, op->n_in, 1, x, op->n_in, (const T *)op->w, op->n_out,
                  0, dst, op->n_out, &epi, p->ws, p->ws_bytes);
     if (dst != (T *)op->y)
@@ -371,12 +545,12 @@ static T *LOC(dense_bwd)(fnn_plan *p, int i, const T *x, T *g, T *other, ptrdiff
     if (op->act != FNN_ACT_IDENTITY && !op->dact_fused)
         FN(act_bwd)(op->act, op->act_param, (const T *)op->z, (const T *)op->y, g, g,
                     (size_t)(bsz * op->n_out));
-    if (p->sp_on && i == 0)
-        LOC(sp_product)(p->sp_cptr, p->sp_ridx, (const T *)p->sp_rval, op->n_in, bsz,
-                        fnn_gemm_kpanel(sizeof(T), 0, op->n_in, op->n_out, bsz, p->ws,
-                                        p->ws_bytes),
-                        g, op->n_out, (T *)op->dw, NULL);
-    else if (live < 0 || !LOC(live_dw)(p, op, g, bsz, live))
+    if (p->sp_on && i == 0) {
+        const sp_lay L = sp_plan_lay(p, (int)sizeof(T));
+        LOC(sp_dw)(&L, bsz, g, op->n_out,
+                   fnn_gemm_kpanel(sizeof(T), 0, op->n_in, op->n_out, bsz, p->ws, p->ws_bytes),
+                   (T *)op->dw, fnn_get_max_threads() <= p->sp_threads);
+    } else if (live < 0 || !LOC(live_dw)(p, op, g, bsz, live))
         FN(gemm)(1, 0, op->n_in, op->n_out, bsz, 1, x, op->n_in, g, op->n_out, 0, (T *)op->dw,
                  op->n_out, NULL, p->ws, p->ws_bytes);
     if (op->db) FN(bias_grad)(g, (T *)op->db, (size_t)bsz, (size_t)op->n_out, 0);

@@ -1,6 +1,7 @@
-"""The sparse first layer's kernels (plan.c sp_rows / sp_product) against NumPy: the scan
-for a row's non-zeros, and a sparse row times a dense matrix. That training with them gives
-the full GEMM's bits is tests/test_sparse_input.py's."""
+"""The sparse first layer's kernels (plan.c sp_build / sp_fwd / sp_dw, spg.h) against
+NumPy: the scan for a row's non-zeros, and x·B and xᵀ·B through the non-zeros paired by
+adjacent columns. That training with them gives the full GEMM's bits is
+tests/test_sparse_input.py's."""
 import numpy as np
 import pytest
 
@@ -31,38 +32,98 @@ def test_nonzeros_of_all_zero_and_all_dense_rows():
     assert np.array_equal(idx, np.arange(40)) and np.array_equal(val, x)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n", [1, 15, 16, 33, 100, 128, 129, 300, 512])
-@pytest.mark.parametrize("add", [False, True])
-def test_sparse_row_product_matches_numpy(dtype, n, add):
-    # widths below, at and past the kernel's register block, so its vector and scalar
-    # tails run too
-    r = np.random.default_rng(n)
-    b = r.standard_normal((60, n)).astype(dtype)
-    idx = np.sort(r.choice(60, 17, replace=False)).astype(np.int32)
-    val = r.standard_normal(17).astype(dtype)
-    out0 = r.standard_normal(n).astype(dtype)
-    out = _gemm.sparse_row_product(idx, val, b, out0.copy(), add=add)
-    ref = val.astype(np.float64) @ b[idx].astype(np.float64) + (out0 if add else 0)
-    tol = 1e-5 if dtype == "float32" else 1e-12
+def sparse(r, m, k, dtype, density=0.2):
+    return (r.standard_normal((m, k)) * (r.random((m, k)) < density)).astype(dtype)
+
+
+def check(out, ref, dtype):
+    tol = 2e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)
 
 
-def test_sparse_row_product_with_no_terms():
-    b = np.ones((4, 20), np.float32)
-    out = np.full(20, 3.0, np.float32)
-    empty = np.zeros(0, np.int32)
-    assert np.array_equal(_gemm.sparse_row_product(empty, empty, b, out, add=True), out)
-    assert not _gemm.sparse_row_product(empty, empty.astype(np.float32), b, out).any()
+# shapes: widths below, at and past the kernels' 32 / 16 columns (their scalar tail runs
+# too), odd k (a one-column group at the end), K panels that split k unevenly or one
+# column at a time, and more rows than a row block (128)
+SHAPES = [(1, 1, 1, 1), (5, 3, 1, 2), (17, 31, 45, 7), (40, 64, 32, 64), (33, 64, 16, 5),
+          (130, 64, 100, 64), (200, 50, 33, 50), (64, 101, 65, 1), (300, 40, 48, 17)]
 
 
-def test_sparse_row_product_rejects_bad_input():
-    b = np.ones((4, 8))
-    with pytest.raises(ValueError, match="idx must index"):
-        _gemm.sparse_row_product([0, 4], [1.0, 1.0], b, np.zeros(8))
-    with pytest.raises(ValueError, match="one length"):
-        _gemm.sparse_row_product([0, 1], [1.0], b, np.zeros(8))
-    with pytest.raises(ValueError, match="out must be"):
-        _gemm.sparse_row_product([0], [1.0], b, np.zeros(7))
-    with pytest.raises(ValueError, match="out must be"):
-        _gemm.sparse_row_product([0], [1.0], b, np.zeros(8, np.float32))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, k, n, kp", SHAPES)
+def test_sparse_product_matches_numpy(dtype, m, k, n, kp):
+    r = np.random.default_rng(m * k + n)
+    x, b = sparse(r, m, k, dtype), r.standard_normal((k, n)).astype(dtype)
+    y, entries = _gemm.sparse_product(x, b, kp)
+    assert y.dtype == x.dtype and y.shape == (m, n)
+    check(y, x.astype(np.float64) @ b, dtype)
+    # an entry per row and group of two columns (split at the K panels) with a non-zero
+    groups = [list(range(j, min(j + 2, p0 + kp, k))) for p0 in range(0, k, kp)
+              for j in range(p0, min(p0 + kp, k), 2)]
+    assert entries == sum(int((x[:, g] != 0).any(1).sum()) for g in groups)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, k, n, kp", SHAPES)
+def test_sparse_weight_gradient_matches_numpy(dtype, m, k, n, kp):
+    # kp: panels of rows (the GEMM's K is the batch here)
+    r = np.random.default_rng(m * k + n + 1)
+    x, g = sparse(r, m, k, dtype), r.standard_normal((m, n)).astype(dtype)
+    g[r.random(m) < 0.2] = -0.0
+    dw, _ = _gemm.sparse_product(x, g, kp, grad=True)
+    assert dw.shape == (k, n)
+    check(dw, x.T.astype(np.float64) @ g, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("grad", [False, True])
+def test_sparse_product_gives_the_gemms_bits(dtype, grad):
+    # one K panel: the GEMM sums each output in k order from zero, so do the kernels,
+    # leaving out only exact zero terms
+    r = np.random.default_rng(7)
+    x = sparse(r, 128, 100, dtype)
+    b = r.standard_normal((128 if grad else 100, 64)).astype(dtype)
+    y, _ = _gemm.sparse_product(x, b, 128 if grad else 100, grad=grad)
+    assert np.array_equal(y, _gemm._matmul(x, b, trans_a=grad))
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_sparse_product_is_the_same_on_one_and_two_threads(grad, threads):
+    r = np.random.default_rng(3)
+    x = sparse(r, 256, 90, "float32")
+    b = r.standard_normal((256 if grad else 90, 200)).astype(np.float32)
+    out = []
+    for t in (1, 2):
+        threads(t)
+        out.append(_gemm.sparse_product(x, b, 40, grad=grad)[0])
+    assert np.array_equal(out[0], out[1])
+
+
+def test_sparse_product_of_zero_dense_and_nan_inputs():
+    b = np.arange(60, dtype=np.float64).reshape(6, 10)
+    y, e = _gemm.sparse_product(np.zeros((4, 6)), b, 6)
+    assert e == 0 and not y.any() and y.shape == (4, 10)
+    dw, e = _gemm.sparse_product(np.zeros((4, 6)), np.ones((4, 10)), 4, grad=True)
+    assert e == 0 and not dw.any() and dw.shape == (6, 10)
+    x = np.ones((4, 6))
+    y, e = _gemm.sparse_product(x, b, 6)
+    assert e == 4 * 3 and np.array_equal(y, x @ b)
+    x[1, 2] = np.nan     # a NaN input is a non-zero: its row's outputs are NaN, as NumPy's
+    y, _ = _gemm.sparse_product(x, b, 6)
+    assert np.isnan(y[1]).all() and np.array_equal(y[[0, 2, 3]], (x @ b)[[0, 2, 3]])
+    assert _gemm.sparse_product(np.zeros((0, 6)), b, 6)[0].shape == (0, 10)
+
+
+def test_sparse_product_rejects_bad_input():
+    x, b = np.ones((4, 6)), np.ones((6, 8))
+    with pytest.raises(ValueError, match="b must have 6 rows"):
+        _gemm.sparse_product(x, np.ones((5, 8)), 6)
+    with pytest.raises(ValueError, match="b must have 4 rows"):
+        _gemm.sparse_product(x, b, 6, grad=True)
+    with pytest.raises(TypeError, match="one dtype"):
+        _gemm.sparse_product(x, b.astype(np.float32), 6)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _gemm.sparse_product(x.astype(int), b.astype(int), 6)
+    with pytest.raises(ValueError, match="kp must be"):
+        _gemm.sparse_product(x, b, 0)
+    with pytest.raises(ValueError, match="2-D"):
+        _gemm.sparse_product(np.ones(6), b, 6)
