@@ -17,11 +17,11 @@ cimport numpy as cnp
 
 from fastnn._kernels cimport (
     FNN_ACT_IDENTITY, FNN_ACT_LEAKY_RELU, FNN_ACT_RELU, FNN_ACT_SIGMOID, FNN_ACT_TANH,
-    fnn_dall_finite, fnn_dgemm, fnn_dnonzeros, fnn_dsparse_product, fnn_epilogue,
+    fnn_dall_finite, fnn_dgemm, fnn_dnonzero_bits, fnn_dsparse_product, fnn_epilogue,
     fnn_gemm_ws_bytes, fnn_sparse_bytes, fnn_ssparse_product,
-    fnn_get_max_threads, fnn_sall_finite, fnn_sgemm, fnn_snonzeros,
+    fnn_get_max_threads, fnn_sall_finite, fnn_sgemm, fnn_snonzero_bits,
 )
-from libc.stdint cimport int32_t
+from libc.stdint cimport int32_t, uint64_t
 
 cnp.import_array()
 
@@ -349,26 +349,26 @@ def _matmul(a, b, trans_a=False, trans_b=False, bias=None, activation=None, alph
 
 def nonzeros(x):
     """(indices, values) of the non-zero entries of a 1-D float array, NaN included, in
-    order: the row scan of the sparse first layer (plan.c sp_rows), for tests."""
+    order, from the row scan of the sparse first layer (plan.c sp_build: one bit per entry),
+    for tests."""
     x = np.ascontiguousarray(x)
     if x.ndim != 1 or x.dtype not in (np.float32, np.float64):
         raise ValueError(f"x must be a 1-D float32 or float64 array; got {x.dtype} {x.shape}")
-    cdef Py_ssize_t n = x.shape[0], k = 0
-    idx, val = np.empty(max(n, 1), np.int32), np.empty(max(n, 1), x.dtype)
-    cdef int32_t[::1] iv = idx
-    cdef float[::1] xf, vf
-    cdef double[::1] xd, vd
-    if n == 0:
-        return idx[:0], val[:0]
-    if x.dtype == np.float32:
-        xf, vf = x, val
+    cdef Py_ssize_t n = x.shape[0]
+    bits = np.zeros(max((n + 63) // 64, 1), np.uint64)
+    cdef uint64_t[::1] bv = bits
+    cdef const float[::1] xf
+    cdef const double[::1] xd
+    if n and x.dtype == np.float32:
+        xf = x
         with nogil:
-            k = fnn_snonzeros(&xf[0], n, &iv[0], &vf[0])
-    else:
-        xd, vd = x, val
+            fnn_snonzero_bits(&xf[0], n, &bv[0])
+    elif n:
+        xd = x
         with nogil:
-            k = fnn_dnonzeros(&xd[0], n, &iv[0], &vd[0])
-    return idx[:k].copy(), val[:k].copy()
+            fnn_dnonzero_bits(&xd[0], n, &bv[0])
+    idx = np.flatnonzero(np.unpackbits(bits.view(np.uint8), bitorder="little")[:n])
+    return idx.astype(np.int32), x[idx].copy()
 
 
 def sparse_product(x, b, Py_ssize_t kp, bint grad=False):

@@ -209,8 +209,8 @@ cdef extern from "fastnn.h" nogil:
                           double lr, double *stats)
     void fnn_splan_predict(fnn_plan *p, const float *X, ptrdiff_t bsz, float *out)
     void fnn_dplan_predict(fnn_plan *p, const double *X, ptrdiff_t bsz, double *out)
-    ptrdiff_t fnn_snonzeros(const float *x, ptrdiff_t n, int32_t *idx, float *val)
-    ptrdiff_t fnn_dnonzeros(const double *x, ptrdiff_t n, int32_t *idx, double *val)
+    void fnn_snonzero_bits(const float *x, ptrdiff_t n, uint64_t *bits)
+    void fnn_dnonzero_bits(const double *x, ptrdiff_t n, uint64_t *bits)
     size_t fnn_sparse_bytes(ptrdiff_t m, ptrdiff_t k, int elem_size, int threads)
     ptrdiff_t fnn_ssparse_product(const float *x, ptrdiff_t m, ptrdiff_t k, const float *b,
                                   ptrdiff_t n, ptrdiff_t kp, int grad, float *out, void *buf,

@@ -527,12 +527,13 @@ double fnn_dplan_step(fnn_plan *p, const double *X, const void *Y, const double 
                       const int64_t *idx, ptrdiff_t bsz, int64_t step, int64_t opt_step,
                       double lr, double *stats);
 void fnn_splan_predict(fnn_plan *p, const float *X, ptrdiff_t bsz, float *out);
-/* the sparse first layer on its own (plan.c), for tests: x's non-zeros, and out := x·B
+/* the sparse first layer on its own (plan.c), for tests: where x is not zero (as bits,
+ * ceil(n / 64) words), and out := x·B
  * (grad 0; x m x k, B k x n, K panels of kp) or xᵀ·B (grad 1; B m x n, panels of kp rows)
  * through the paired non-zeros and the kernels above, with `buf` of
  * fnn_sparse_bytes(m, k, sizeof(T), threads) bytes; returns the entries (row, pair). */
-ptrdiff_t fnn_snonzeros(const float *x, ptrdiff_t n, int32_t *idx, float *val);
-ptrdiff_t fnn_dnonzeros(const double *x, ptrdiff_t n, int32_t *idx, double *val);
+void fnn_snonzero_bits(const float *x, ptrdiff_t n, uint64_t *bits);
+void fnn_dnonzero_bits(const double *x, ptrdiff_t n, uint64_t *bits);
 size_t fnn_sparse_bytes(ptrdiff_t m, ptrdiff_t k, int elem_size, int threads);
 ptrdiff_t fnn_ssparse_product(const float *x, ptrdiff_t m, ptrdiff_t k, const float *b,
                               ptrdiff_t n, ptrdiff_t kp, int grad, float *out, void *buf,

@@ -12,6 +12,19 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The index of v's lowest set bit (v != 0) */
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+static inline int fnn_ctz64(uint64_t v)
+{
+    unsigned long i;
+    _BitScanForward64(&i, v);
+    return (int)i;
+}
+#else
+static inline int fnn_ctz64(uint64_t v) { return __builtin_ctzll(v); }
+#endif
+
 /* Below this many elements a parallel region costs more than it saves. */
 #define FNN_PAR_MIN 32768
 

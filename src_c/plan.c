@@ -30,12 +30,13 @@ typedef struct {
     sp_head *head;
     int32_t *gk;   /* [k + 1] each group's first column, then k */
     int32_t *gof;  /* [k] each column's group */
+    int32_t *gop;  /* [k / 2 + 1] the group of columns (2i, 2i + 1), -1: two (a K panel
+                    * starts at 2i + 1) */
     int32_t *gpan; /* [k + 1] each panel's first group, then ng */
+    uint64_t *act; /* [nrb, k, 2] block b's rows with a non-zero in group g, as bits */
+    uint64_t *bits, *lvb; /* [2 nrb, kw] a half block's row scan, and its columns' OR */
+    int64_t *res;  /* [2 nrb] entries of half block h, or -1: gave up */
     int32_t *cnt;  /* [nrb, k] entries of block b's group g */
-    int64_t *res;  /* [nrb] entries of block b, or -1: gave up */
-    uint8_t *seen; /* [nrb, k] column j non-zero in block b */
-    int32_t *sidx; /* [nrb, k] row scan scratch */
-    void *sval;    /* [nrb, k] */
     uint8_t *row;  /* [nrb, k, FNN_SP_RB] an entry's row in its block */
     void *val;     /* [nrb, k, FNN_SP_RB, 2] an entry's two values */
     void *tmp;     /* [threads, 2 FNN_SP_RB + m, NB] P, Q (forward) and G (gradient) */
@@ -44,7 +45,7 @@ typedef struct {
 
 static size_t sp_layout(void *buf, ptrdiff_t m, ptrdiff_t k, int es, int threads, sp_lay *L)
 {
-    const ptrdiff_t nrb = (m + FNN_SP_RB - 1) / FNN_SP_RB, nb = 128 / es;
+    const ptrdiff_t nrb = (m + FNN_SP_RB - 1) / FNN_SP_RB, nb = 128 / es, kw = (k + 63) / 64;
     char *b = (char *)buf;
     size_t off = 64;
 #define SP_PIECE(field, type, count)                                                      \
@@ -54,12 +55,13 @@ static size_t sp_layout(void *buf, ptrdiff_t m, ptrdiff_t k, int es, int threads
     } while (0)
     SP_PIECE(gk, int32_t *, 4 * (k + 2));
     SP_PIECE(gof, int32_t *, 4 * k);
+    SP_PIECE(gop, int32_t *, 4 * (k / 2 + 1));
     SP_PIECE(gpan, int32_t *, 4 * (k + 2));
+    SP_PIECE(act, uint64_t *, 16 * nrb * k);
+    SP_PIECE(bits, uint64_t *, 16 * nrb * kw);
+    SP_PIECE(lvb, uint64_t *, 16 * nrb * kw);
+    SP_PIECE(res, int64_t *, 16 * nrb);
     SP_PIECE(cnt, int32_t *, 4 * nrb * k);
-    SP_PIECE(res, int64_t *, 8 * nrb);
-    SP_PIECE(seen, uint8_t *, nrb * k);
-    SP_PIECE(sidx, int32_t *, 4 * nrb * k);
-    SP_PIECE(sval, void *, es * nrb * k);
     SP_PIECE(row, uint8_t *, nrb * k * FNN_SP_RB);
     SP_PIECE(val, void *, 2 * es * nrb * k * FNN_SP_RB);
     SP_PIECE(tmp, void *, (size_t)threads * es * (2 * FNN_SP_RB + m) * nb);
@@ -89,7 +91,7 @@ static sp_lay sp_plan_lay(const fnn_plan *p, int es)
  * it runs on one thread inside some other parallel region) */
 static inline void *sp_tmp(const sp_lay *L, int es)
 {
-#ifdef FNN_OPENMP
+#ifdef _OPENMP
     const int t = omp_get_thread_num();
 #else
     const int t = 0;
@@ -226,21 +228,23 @@ static ptrdiff_t LOC(live_cols)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
 
 /* Sparse inputs (most of a batch of MNIST digits is zero: 19% of the pixels are not, 71%
  * of the columns are live): the first op's forward product and weight gradient run over
- * the batch's non-zeros alone, paired by adjacent columns. The columns of each K panel of
- * the forward GEMM (kp) are grouped two by two (one alone at a panel's end). Each row
- * with a non-zero in a group is an entry of it, holding both of the row's values there:
- * 128 MNIST digits have 19,400 non-zeros in 11,300 entries, so the kernels (spg.h) do
- * 17% more multiply-adds than the non-zeros and share each load between two of them.
- * The rows come in blocks of FNN_SP_RB, each built on its own (in parallel).
+ * the batch's non-zeros alone, paired by adjacent columns. The columns are grouped two by
+ * two, (2i, 2i + 1), except where a K panel of the forward GEMM (kp) starts between them.
+ * Each row with a non-zero in a group is an entry of it, holding both of the row's values
+ * there: 128 MNIST digits have 19,400 non-zeros in 11,300 entries, so the kernels (spg.h)
+ * do 17% more multiply-adds than the non-zeros and share each load between two of them.
+ * The rows come in blocks of FNN_SP_RB. First each half block's rows are scanned into
+ * bits, their groups' bits set in act (in parallel, each half its own word); then each
+ * group's entries are listed from its bits, in row order (in parallel over groups).
  *
  * Returns the entries, or -1 when twice them (the multiply-adds per output column) are
  * more than `ratio` of the live columns' entries (columns not zero in every row), the row
- * scan of a block giving up once it is sure. */
+ * scan of a half block giving up once it is sure. */
 static ptrdiff_t LOC(sp_build)(const sp_lay *L, const T *x, ptrdiff_t m, ptrdiff_t k,
                                ptrdiff_t kp, double ratio, int par)
 {
     sp_head *h = L->head;
-    const ptrdiff_t nrb = (m + FNN_SP_RB - 1) / FNN_SP_RB;
+    const ptrdiff_t nrb = (m + FNN_SP_RB - 1) / FNN_SP_RB, kw = (k + 63) / 64, nh = 2 * nrb;
     const double lim = ratio * (double)k;
     ptrdiff_t total = 0, live = 0;
     if (h->kp != kp || h->k != k) { /* the grouping of this K panel */
@@ -248,54 +252,81 @@ static ptrdiff_t LOC(sp_build)(const sp_lay *L, const T *x, ptrdiff_t m, ptrdiff
         for (ptrdiff_t p0 = 0; p0 < k; p0 += kp, ++np) {
             const ptrdiff_t p1 = p0 + kp < k ? p0 + kp : k;
             L->gpan[np] = (int32_t)g;
-            for (ptrdiff_t j = p0; j < p1; j += 2, ++g) {
+            for (ptrdiff_t j = p0; j < p1; ++g) {
                 L->gk[g] = (int32_t)j;
                 L->gof[j] = (int32_t)g;
-                if (j + 1 < p1) L->gof[j + 1] = (int32_t)g;
+                if (j % 2 == 0 && j + 1 < p1) L->gof[j + 1] = (int32_t)g, j += 2;
+                else ++j;
             }
         }
         L->gk[g] = (int32_t)k, L->gpan[np] = (int32_t)g;
+        for (ptrdiff_t i = 0; 2 * i < k; ++i)
+            L->gop[i] = 2 * i + 1 < k && L->gof[2 * i + 1] != L->gof[2 * i] ? -1 : L->gof[2 * i];
         h->kp = kp, h->k = k, h->ng = g, h->npan = np;
     }
     const ptrdiff_t ng = h->ng;
-    const int32_t *gk = L->gk, *gof = L->gof;
-    FNN_PAR_FOR(par && nrb > 1, for (ptrdiff_t b = 0; b < nrb; ++b) {
-        const ptrdiff_t r0 = b * FNN_SP_RB, r1 = r0 + FNN_SP_RB < m ? r0 + FNN_SP_RB : m;
-        int32_t *cnt = L->cnt + b * k, *sidx = L->sidx + b * k;
-        uint8_t *seen = L->seen + b * k, *row = L->row + b * k * FNN_SP_RB;
-        T *sval = (T *)L->sval + b * k, *val = (T *)L->val + 2 * b * k * FNN_SP_RB;
+    const int32_t *gk = L->gk, *gof = L->gof, *gop = L->gop;
+    FNN_PAR_FOR(par && nh > 1, for (ptrdiff_t hb = 0; hb < nh; ++hb) {
+        const ptrdiff_t r0 = hb * (FNN_SP_RB / 2), hw = hb % 2;
+        const ptrdiff_t r1 = r0 + FNN_SP_RB / 2 < m ? r0 + FNN_SP_RB / 2 : m;
+        uint64_t *act = L->act + hb / 2 * k * 2 + hw, *bits = L->bits + hb * kw;
+        uint64_t *lv = L->lvb + hb * kw;
         ptrdiff_t pairs = 0, r;
-        memset(cnt, 0, (size_t)ng * sizeof(int32_t));
-        memset(seen, 0, (size_t)k);
+        for (ptrdiff_t g = 0; g < ng; ++g) act[2 * g] = 0;
+        for (ptrdiff_t w = 0; w < kw; ++w) lv[w] = 0;
         for (r = r0; r < r1; ++r) {
-            const T *xr = x + r * k;
+            const uint64_t rb = (uint64_t)1 << (r - r0);
             if (2.0 * (double)pairs > lim * (double)(r - r0) + 2.0 * (double)k) break;
-            const ptrdiff_t nz = VK_PICK(FN(nonzeros_), xr, k, sidx, sval);
-            int32_t last = -1;
-            for (ptrdiff_t q = 0; q < nz; ++q) {
-                const int32_t j = sidx[q], g = gof[j];
-                seen[j] = 1;
-                if (g == last) continue;
-                last = g;
-                const ptrdiff_t e = (ptrdiff_t)g * FNN_SP_RB + cnt[g]++;
-                row[e] = (uint8_t)(r - r0);
-                val[2 * e] = xr[gk[g]];
-                val[2 * e + 1] = gk[g + 1] - gk[g] > 1 ? xr[gk[g] + 1] : 0;
-                ++pairs;
+            VK_PICK(FN(nzbits_), x + r * k, k, bits);
+            for (ptrdiff_t w = 0; w < kw; ++w) {
+                const uint64_t nz = bits[w];
+                uint64_t pm = (nz | nz >> 1) & 0x5555555555555555ull; /* pairs with a non-zero */
+                lv[w] |= nz;
+                for (; pm; pm &= pm - 1) {
+                    const int t = fnn_ctz64(pm);
+                    const ptrdiff_t i = w * 32 + t / 2;
+                    if (gop[i] >= 0) {
+                        act[2 * gop[i]] |= rb;
+                        ++pairs;
+                    } else { /* a K panel starts at 2i + 1: two groups */
+                        if (nz >> t & 1) act[2 * gof[2 * i]] |= rb, ++pairs;
+                        if (nz >> (t + 1) & 1) act[2 * gof[2 * i + 1]] |= rb, ++pairs;
+                    }
+                }
             }
         }
-        L->res[b] = r < r1 ? -1 : pairs;
+        L->res[hb] = r < r1 ? -1 : pairs;
     });
-    for (ptrdiff_t b = 0; b < nrb; ++b) {
-        if (L->res[b] < 0) return -1;
-        total += L->res[b];
+    for (ptrdiff_t hb = 0; hb < nh; ++hb) {
+        if (L->res[hb] < 0) return -1;
+        total += L->res[hb];
     }
-    for (ptrdiff_t j = 0; j < k; ++j) {
-        int any = 0;
-        for (ptrdiff_t b = 0; b < nrb; ++b) any |= L->seen[b * k + j];
-        live += any;
+    for (ptrdiff_t w = 0; w < kw; ++w) {
+        uint64_t any = 0;
+        for (ptrdiff_t hb = 0; hb < nh; ++hb) any |= L->lvb[hb * kw + w];
+        for (; any; any &= any - 1) ++live;
     }
-    return 2.0 * (double)total > ratio * (double)live * (double)m ? -1 : total;
+    if (2.0 * (double)total > ratio * (double)live * (double)m) return -1;
+    const ptrdiff_t rc = par ? sp_split(nrb, ng) : 1, per = (ng + rc - 1) / rc;
+    FNN_PAR_FOR(par && nrb * rc > 1, for (ptrdiff_t it = 0; it < nrb * rc; ++it) {
+        const ptrdiff_t b = it / rc, g0 = it % rc * per, g1 = g0 + per < ng ? g0 + per : ng;
+        for (ptrdiff_t g = g0; g < g1; ++g) {
+            const ptrdiff_t l = b * k + g, two = gk[g + 1] - gk[g] > 1;
+            const T *xg = x + b * FNN_SP_RB * k + gk[g];
+            uint8_t *row = L->row + l * FNN_SP_RB;
+            T *val = (T *)L->val + 2 * l * FNN_SP_RB;
+            ptrdiff_t e = 0;
+            for (int hw = 0; hw < 2; ++hw)
+                for (uint64_t a = L->act[2 * l + hw]; a; a &= a - 1, ++e) {
+                    const ptrdiff_t r = hw * 64 + fnn_ctz64(a);
+                    row[e] = (uint8_t)r;
+                    val[2 * e] = xg[r * k];
+                    val[2 * e + 1] = two ? xg[r * k + 1] : 0;
+                }
+            L->cnt[l] = (int32_t)e;
+        }
+    });
+    return total;
 }
 
 /* y[m, n] := epilogue(x·W) from the entries of sp_build: work items of NB columns by a
@@ -370,11 +401,11 @@ static int LOC(sp_rows)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
                          fnn_get_max_threads() <= p->sp_threads) >= 0;
 }
 
-/* The sparse layer's pieces on their own, for tests: the non-zeros of x[0, n) (idx and
- * val hold n entries; returns their count), and x·B or xᵀ·B through the pairs. */
-ptrdiff_t FN(nonzeros)(const T *x, ptrdiff_t n, int32_t *idx, T *val)
+/* The sparse layer's pieces on their own, for tests: where x[0, n) is not zero, as bits
+ * (bits holds ceil(n / 64) words), and x·B or xᵀ·B through the pairs. */
+void FN(nonzero_bits)(const T *x, ptrdiff_t n, uint64_t *bits)
 {
-    return VK_PICK(FN(nonzeros_), x, n, idx, val);
+    VK_PICK(FN(nzbits_), x, n, bits);
 }
 
 ptrdiff_t FN(sparse_product)(const T *x, ptrdiff_t m, ptrdiff_t k, const T *b, ptrdiff_t n,

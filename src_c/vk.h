@@ -25,8 +25,8 @@
                                   float *gavg, size_t n, const double *k);            \
     void fnn_drmsprop_range_##sfx(double *p, const double *g, double *sq, double *buf, \
                                   double *gavg, size_t n, const double *k);           \
-    ptrdiff_t fnn_snonzeros_##sfx(const float *x, ptrdiff_t n, int32_t *idx, float *val); \
-    ptrdiff_t fnn_dnonzeros_##sfx(const double *x, ptrdiff_t n, int32_t *idx, double *val);
+    void fnn_snzbits_##sfx(const float *x, ptrdiff_t n, uint64_t *bits);                \
+    void fnn_dnzbits_##sfx(const double *x, ptrdiff_t n, uint64_t *bits);
 VK_DECLS(generic)
 #ifdef FNN_X86
 VK_DECLS(avx2)

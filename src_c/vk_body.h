@@ -389,47 +389,25 @@ void VK(fnn_philox_keep64_)(uint64_t seed, uint64_t step, uint64_t b0, uint32_t 
 }
 #endif
 
-/* The non-zero entries of x[0, n) (NaN included) in order: their indices into idx, their
- * values into val; returns their count. idx and val must hold n entries whatever the
- * count: every entry is written, the zeros then overwritten (branch-free). AVX-512
- * compresses 16 (float) or 8 (double) lanes at a time in registers (the memory form of
- * vcompress is microcoded on AMD Zen 4): 128 MNIST rows 64 -> 19 us. */
-#define NONZEROS(T, NAME, W, V, LOAD, CMP, COMPRESS, STORE, IV, ISTORE, IADD, ISET1, IFIRST) \
-    ptrdiff_t VK(NAME)(const T *x, ptrdiff_t n, int32_t *idx, T *val)                 \
+/* bits[0, ceil(n / 64)) := where x[0, n) is not zero (NaN included, -0 not), bit j % 64 of
+ * word j / 64; the sparse first layer's row scan (plan.c sp_build). One compare a vector. */
+#define NZBITS(T, NAME, W, VEC)                                                       \
+    void VK(NAME)(const T *x, ptrdiff_t n, uint64_t *bits)                            \
     {                                                                                 \
-        ptrdiff_t k = 0, j = 0;                                                       \
-        NONZEROS_VEC(T, W, V, LOAD, CMP, COMPRESS, STORE, IV, ISTORE, IADD, ISET1, IFIRST) \
-        for (; j < n; ++j) {                                                          \
-            idx[k] = (int32_t)j;                                                      \
-            val[k] = x[j];                                                            \
-            k += x[j] != 0;                                                           \
-        }                                                                             \
-        return k;                                                                     \
+        ptrdiff_t j = 0;                                                              \
+        for (ptrdiff_t w = 0; w < (n + 63) / 64; ++w) bits[w] = 0;                    \
+        for (; j + W <= n; j += W) bits[j >> 6] |= (uint64_t)(VEC) << (j & 63);      \
+        for (; j < n; ++j) bits[j >> 6] |= (uint64_t)(x[j] != 0) << (j & 63);         \
     }
 #ifdef __AVX512F__
-#define NONZEROS_VEC(T, W, V, LOAD, CMP, COMPRESS, STORE, IV, ISTORE, IADD, ISET1, IFIRST) \
-    IV jv = IFIRST;                                                                   \
-    for (; j + W <= n; j += W) {                                                      \
-        const V v = LOAD(x + j);                                                      \
-        const unsigned m = CMP(v);                                                    \
-        STORE(val + k, COMPRESS(m, v));                                               \
-        ISTORE(idx + k, m, jv);                                                       \
-        k += __builtin_popcount(m);                                                   \
-        jv = IADD(jv, ISET1(W));                                                      \
-    }
-#define NZ_CMP_PS(v) _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ)
-#define NZ_CMP_PD(v) _mm512_cmp_pd_mask(v, _mm512_setzero_pd(), _CMP_NEQ_UQ)
-#define NZ_IDX16(p, m, jv) _mm512_storeu_si512(p, _mm512_maskz_compress_epi32((__mmask16)(m), jv))
-#define NZ_IDX8(p, m, jv)                                                             \
-    _mm256_storeu_si256((__m256i *)(p), _mm256_maskz_compress_epi32((__mmask8)(m), jv))
-NONZEROS(float, fnn_snonzeros_, 16, __m512, _mm512_loadu_ps, NZ_CMP_PS, _mm512_maskz_compress_ps,
-         _mm512_storeu_ps, __m512i, NZ_IDX16, _mm512_add_epi32, _mm512_set1_epi32,
-         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
-NONZEROS(double, fnn_dnonzeros_, 8, __m512d, _mm512_loadu_pd, NZ_CMP_PD,
-         _mm512_maskz_compress_pd, _mm512_storeu_pd, __m256i, NZ_IDX8, _mm256_add_epi32,
-         _mm256_set1_epi32, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+NZBITS(float, fnn_snzbits_, 16, _mm512_cmp_ps_mask(_mm512_loadu_ps(x + j), _mm512_setzero_ps(), _CMP_NEQ_UQ))
+NZBITS(double, fnn_dnzbits_, 8, _mm512_cmp_pd_mask(_mm512_loadu_pd(x + j), _mm512_setzero_pd(), _CMP_NEQ_UQ))
+#elif defined(__AVX2__)
+NZBITS(float, fnn_snzbits_, 8,
+       (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + j), _mm256_setzero_ps(), _CMP_NEQ_UQ)))
+NZBITS(double, fnn_dnzbits_, 4,
+       (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(x + j), _mm256_setzero_pd(), _CMP_NEQ_UQ)))
 #else
-#define NONZEROS_VEC(...)
-NONZEROS(float, fnn_snonzeros_, , , , , , , , , , , )
-NONZEROS(double, fnn_dnonzeros_, , , , , , , , , , , )
+NZBITS(float, fnn_snzbits_, 1, x[j] != 0)
+NZBITS(double, fnn_dnzbits_, 1, x[j] != 0)
 #endif

@@ -13,7 +13,7 @@ DTYPES = ["float32", "float64"]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n", [0, 1, 7, 8, 15, 16, 17, 100, 784])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 100, 784])
 def test_nonzeros_matches_numpy(dtype, n):
     r = np.random.default_rng(n)
     x = r.standard_normal(n).astype(dtype) * (r.random(n) < 0.3)
@@ -56,9 +56,10 @@ def test_sparse_product_matches_numpy(dtype, m, k, n, kp):
     y, entries = _gemm.sparse_product(x, b, kp)
     assert y.dtype == x.dtype and y.shape == (m, n)
     check(y, x.astype(np.float64) @ b, dtype)
-    # an entry per row and group of two columns (split at the K panels) with a non-zero
-    groups = [list(range(j, min(j + 2, p0 + kp, k))) for p0 in range(0, k, kp)
-              for j in range(p0, min(p0 + kp, k), 2)]
+    # an entry per row and group with a non-zero: columns (2i, 2i + 1), split in two where
+    # a K panel starts at 2i + 1
+    groups = [[j] if j + 1 == k or (j + 1) % kp == 0 else [j, j + 1] for j in range(0, k, 2)]
+    groups += [[j + 1] for j in range(0, k - 1, 2) if (j + 1) % kp == 0]
     assert entries == sum(int((x[:, g] != 0).any(1).sum()) for g in groups)
 
 
