@@ -131,7 +131,15 @@ def main():
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--write", metavar="FILE", help="also write the table (markdown) here")
     a = ap.parse_args()
-    threads = [int(t) for t in a.threads.split(",")]
+    bad = [wl for wl in a.workloads.split(",") if wl not in WORKLOADS]
+    if bad:  # before anything runs, not in the printing after minutes of benchmarks
+        ap.error(f"unknown workload(s) {', '.join(bad)}; choose from {', '.join(WORKLOADS)}")
+    try:
+        threads = [int(t) for t in a.threads.split(",")]
+    except ValueError:
+        threads = []
+    if not threads or min(threads) < 1:
+        ap.error(f"--threads takes positive counts separated by commas; got {a.threads!r}")
     rows, notes, res = [], [], {}
     for fw in ("torch", "sklearn"):
         if not available(fw):
