@@ -367,7 +367,7 @@ def nonzeros(x):
         xd = x
         with nogil:
             fnn_dnonzero_bits(&xd[0], n, &bv[0])
-    idx = np.flatnonzero(np.unpackbits(bits.view(np.uint8), bitorder="little")[:n])
+    idx = np.flatnonzero(np.unpackbits(bits.astype("<u8").view(np.uint8), bitorder="little")[:n])
     return idx.astype(np.int32), x[idx].copy()
 
 
