@@ -126,13 +126,15 @@ static inline void spg_dw_d(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt,
 {
     fnn_kt->dspg_dw(ng, gk, cnt, row, val, FNN_SP_RB, k, nrb, FNN_SP_RB, m, kp, G, n, dw, lddw);
 }
-static inline int sp_epi_s(float *c, ptrdiff_t nr, const float *bias, int act, double slope)
+static inline int sp_epi_s(float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,
+                           const float *bias, int act, double slope)
 {
-    return fnn_kt->sgemm_epi_tile(c, nr, 1, nr, bias, act, (float)slope, 0);
+    return fnn_kt->sgemm_epi_tile(c, ldc, mr, nr, bias, act, (float)slope, 0);
 }
-static inline int sp_epi_d(double *c, ptrdiff_t nr, const double *bias, int act, double slope)
+static inline int sp_epi_d(double *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,
+                           const double *bias, int act, double slope)
 {
-    return fnn_kt->dgemm_epi_tile(c, nr, 1, nr, bias, act, slope, 0);
+    return fnn_kt->dgemm_epi_tile(c, ldc, mr, nr, bias, act, slope, 0);
 }
 
 /* Work items of a sparse product: nblk column blocks of the output, each split into
@@ -352,13 +354,11 @@ static void LOC(sp_fwd)(const sp_lay *L, ptrdiff_t m, const T *w, ptrdiff_t n, T
             if (pi)
                 for (ptrdiff_t i = 0; i < rows * nb; ++i) P[i] += Q[i];
         }
-        for (ptrdiff_t i = 0; i < rows; ++i) {
-            T *c = y + (r0 + i) * n + n0;
-            memcpy(c, P + i * nb, (size_t)nw * sizeof(T));
-            if (epi)
-                LOC(sp_epi)(c, nw, epi->bias ? (const T *)epi->bias + n0 : NULL, epi->act,
-                            epi->act_param);
-        }
+        if (epi) /* the bias and activation on the whole tile, then its rows into y */
+            LOC(sp_epi)(P, nb, rows, nw, epi->bias ? (const T *)epi->bias + n0 : NULL, epi->act,
+                        epi->act_param);
+        for (ptrdiff_t i = 0; i < rows; ++i)
+            memcpy(y + (r0 + i) * n + n0, P + i * nb, (size_t)nw * sizeof(T));
     });
 }
 
