@@ -67,6 +67,21 @@ def test_skipping_zero_columns_gives_the_full_computation(dtype, batch, nthreads
     assert np.array_equal(p0, p1) and h0 == h1
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("hidden", [32, 40, 70])
+@pytest.mark.parametrize("nthreads", [1, 2])
+@MODES
+def test_wide_first_layers_give_the_full_computation(dtype, hidden, nthreads, mode,
+                                                     monkeypatch, threads):
+    # 32 / 16 columns (float32 / float64) a vector block of the sparse kernels: full
+    # blocks and a tail, as MNIST's 512 are 16 / 32 blocks
+    threads(nthreads)
+    X, y = sparse_data(150)
+    p0, h0, n0 = train(X, y, False, monkeypatch, 64, dtype, hidden=hidden)
+    p1, h1, n1 = train(X, y, True, monkeypatch, 64, dtype, hidden=hidden, mode=mode)
+    assert n0 == 0 and n1 == 6 and np.array_equal(p0, p1) and h0 == h1
+
+
 def test_skipping_zero_columns_matches_the_numpy_reference(monkeypatch):
     X, y = sparse_data(120)
     monkeypatch.setattr(_train, "SKIP_ZERO_INPUTS", True)
