@@ -11,6 +11,8 @@ cimport numpy as cnp
 
 import numpy as np
 
+from fastnn._data import zeros_aligned
+
 from fastnn._kernels cimport (
     FNN_ACT_SIGMOID, FNN_OP_ACT, FNN_OP_BATCHNORM, FNN_OP_DENSE, FNN_OP_DROPOUT,
     FNN_OP_LAYERNORM, fnn_dact_fwd, fnn_dplan_predict, fnn_dplan_step, fnn_dsoftmax_fwd,
@@ -213,7 +215,7 @@ cdef class Plan:
         return self.p.sp_steps
 
     cdef void *_buf(self, shape):
-        return _ptr(self._keep(np.zeros(shape, self.dtype)))
+        return _ptr(self._keep(zeros_aligned(shape, self.dtype)))
 
     cdef object _keep(self, a):
         self.keep.append(a)

@@ -11,7 +11,7 @@ from fastnn import losses as L
 from fastnn import metrics as M
 from fastnn import optimizers as O
 from fastnn._backend import get_backend
-from fastnn._data import check_positive_int, check_x, check_y
+from fastnn._data import check_positive_int, check_x, check_y, zeros_aligned
 from fastnn._fit import FitMixin
 from fastnn.layers import Dense, Dropout, Layer
 
@@ -74,8 +74,8 @@ class Sequential(FitMixin):
             bufs.append(layer.buffer_specs())
         self.output_shape = shape
         sizes = [int(np.prod(s)) for ps in specs for _, s in ps]
-        self.params = np.zeros(sum(sizes), self.dtype)
-        self.grads = np.zeros(sum(sizes), self.dtype)
+        self.params = zeros_aligned(sum(sizes), self.dtype)
+        self.grads = zeros_aligned(sum(sizes), self.dtype)
         self.buffers = np.zeros(sum(int(np.prod(s)) for bs in bufs for _, s, _ in bs), self.dtype)
         off = boff = 0
         for i, (layer, ps, bs) in enumerate(zip(self.layers, specs, bufs)):

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from fastnn._backend import default_backend
+from fastnn._data import zeros_aligned
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSProp", "Adam", "AdamW", "StepDecay",
            "ExponentialDecay", "CosineDecay", "get"]
@@ -57,7 +58,7 @@ class Optimizer:
 
     def build(self, n, dtype):
         """Allocate the state arenas (same length and dtype as the parameter arena)."""
-        self.state = {k: np.zeros(n, dtype=dtype) for k in self.active_state()}
+        self.state = {k: zeros_aligned(n, dtype) for k in self.active_state()}
 
     def active_state(self):
         return self.state_names

@@ -220,6 +220,23 @@ def test_summary_and_reprs(capsys):
     assert m.count_params() == 784 * 512 + 512 + 512 * 10 + 10
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_arenas_start_at_a_cache_line(dtype):
+    """Parameters, gradients and optimizer state start at a 64-byte boundary (NumPy gives
+    16), so the kernels' vectors don't split cache lines on 64-byte-multiple rows."""
+    from fastnn._data import zeros_aligned
+    for shape in [(0,), (1,), (7,), (3, 5), (1000,)]:
+        a = zeros_aligned(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.ctypes.data % 64 == 0
+        assert a.flags.c_contiguous and a.flags.writeable and not a.any()
+    m = fn.Sequential([fn.Dense(5, 7, activation="relu"), fn.Dense(7, 3)], dtype=dtype)
+    m.compile(optimizer=fn.Adam(1e-3), loss="softmax_cross_entropy")
+    X, y = data(16, d=5)
+    m.fit(X.astype(dtype), y, epochs=1, batch_size=8, verbose=0)
+    arrays = [m.params, m.grads] + list(m.optimizer.state.values())
+    assert len(arrays) >= 4 and all(a.ctypes.data % 64 == 0 for a in arrays)
+
+
 def test_dense_infers_input_size_and_flatten_takes_images():
     X = np.random.default_rng(0).random((20, 4, 4)).astype(np.float32)
     y = np.arange(20) % 3
