@@ -33,19 +33,23 @@ typedef struct {
     int32_t *gop;  /* [k / 2 + 1] the group of columns (2i, 2i + 1), -1: two (a K panel
                     * starts at 2i + 1) */
     int32_t *gpan; /* [k + 1] each panel's first group, then ng */
-    uint64_t *act; /* [nrb, k, 2] block b's rows with a non-zero in group g, as bits */
-    uint64_t *bits, *lvb; /* [2 nrb, kw] a half block's row scan, and its columns' OR */
+    uint64_t *act; /* [2 nrb, act_ld] half block h's rows with a non-zero in group g, as
+                    * bits (act_ld >= k, a multiple of 8 words, so that the scan's threads
+                    * never write one cache line: 44-45 -> 38-41 us a step on 2 threads,
+                    * against ~50 on 1; bits_ld likewise) */
+    uint64_t *bits, *lvb; /* [2 nrb, bits_ld] a half block's row scan, and its columns' OR */
     int64_t *res;  /* [2 nrb] entries of half block h, or -1: gave up */
     int32_t *cnt;  /* [nrb, k] entries of block b's group g */
     uint8_t *row;  /* [nrb, k, FNN_SP_RB] an entry's row in its block */
     void *val;     /* [nrb, k, FNN_SP_RB, 2] an entry's two values */
     void *tmp;     /* [threads, 2 FNN_SP_RB + m, NB] P, Q (forward) and G (gradient) */
-    ptrdiff_t tmp_stride, threads;
+    ptrdiff_t tmp_stride, threads, act_ld, bits_ld;
 } sp_lay;
 
 static size_t sp_layout(void *buf, ptrdiff_t m, ptrdiff_t k, int es, int threads, sp_lay *L)
 {
     const ptrdiff_t nrb = (m + FNN_SP_RB - 1) / FNN_SP_RB, nb = 128 / es, kw = (k + 63) / 64;
+    const ptrdiff_t act_ld = (k + 7) / 8 * 8, bits_ld = (kw + 7) / 8 * 8;
     char *b = (char *)buf;
     size_t off = 64;
 #define SP_PIECE(field, type, count)                                                      \
@@ -57,9 +61,9 @@ static size_t sp_layout(void *buf, ptrdiff_t m, ptrdiff_t k, int es, int threads
     SP_PIECE(gof, int32_t *, 4 * k);
     SP_PIECE(gop, int32_t *, 4 * (k / 2 + 1));
     SP_PIECE(gpan, int32_t *, 4 * (k + 2));
-    SP_PIECE(act, uint64_t *, 16 * nrb * k);
-    SP_PIECE(bits, uint64_t *, 16 * nrb * kw);
-    SP_PIECE(lvb, uint64_t *, 16 * nrb * kw);
+    SP_PIECE(act, uint64_t *, 16 * nrb * act_ld);
+    SP_PIECE(bits, uint64_t *, 16 * nrb * bits_ld);
+    SP_PIECE(lvb, uint64_t *, 16 * nrb * bits_ld);
     SP_PIECE(res, int64_t *, 16 * nrb);
     SP_PIECE(cnt, int32_t *, 4 * nrb * k);
     SP_PIECE(row, uint8_t *, nrb * k * FNN_SP_RB);
@@ -70,6 +74,7 @@ static size_t sp_layout(void *buf, ptrdiff_t m, ptrdiff_t k, int es, int threads
         L->head = (sp_head *)buf;
         L->tmp_stride = (2 * FNN_SP_RB + m) * nb;
         L->threads = threads;
+        L->act_ld = act_ld, L->bits_ld = bits_ld;
     }
     return off;
 }
@@ -236,7 +241,7 @@ static ptrdiff_t LOC(live_cols)(fnn_plan *p, const T *xb, ptrdiff_t bsz)
  * there: 128 MNIST digits have 19,400 non-zeros in 11,300 entries, so the kernels (spg.h)
  * do 17% more multiply-adds than the non-zeros and share each load between two of them.
  * The rows come in blocks of FNN_SP_RB. First each half block's rows are scanned into
- * bits, their groups' bits set in act (in parallel, each half its own word); then each
+ * bits, their groups' bits set in act (in parallel, each half its own lines); then each
  * group's entries are listed from its bits, in row order (in parallel over groups).
  *
  * Returns the entries, or -1 when twice them (the multiply-adds per output column) are
@@ -269,12 +274,12 @@ static ptrdiff_t LOC(sp_build)(const sp_lay *L, const T *x, ptrdiff_t m, ptrdiff
     const ptrdiff_t ng = h->ng;
     const int32_t *gk = L->gk, *gof = L->gof, *gop = L->gop;
     FNN_PAR_FOR(par && nh > 1, for (ptrdiff_t hb = 0; hb < nh; ++hb) {
-        const ptrdiff_t r0 = hb * (FNN_SP_RB / 2), hw = hb % 2;
+        const ptrdiff_t r0 = hb * (FNN_SP_RB / 2);
         const ptrdiff_t r1 = r0 + FNN_SP_RB / 2 < m ? r0 + FNN_SP_RB / 2 : m;
-        uint64_t *act = L->act + hb / 2 * k * 2 + hw, *bits = L->bits + hb * kw;
-        uint64_t *lv = L->lvb + hb * kw;
+        uint64_t *act = L->act + hb * L->act_ld, *bits = L->bits + hb * L->bits_ld;
+        uint64_t *lv = L->lvb + hb * L->bits_ld;
         ptrdiff_t pairs = 0, r;
-        for (ptrdiff_t g = 0; g < ng; ++g) act[2 * g] = 0;
+        for (ptrdiff_t g = 0; g < ng; ++g) act[g] = 0;
         for (ptrdiff_t w = 0; w < kw; ++w) lv[w] = 0;
         for (r = r0; r < r1; ++r) {
             const uint64_t rb = (uint64_t)1 << (r - r0);
@@ -288,11 +293,11 @@ static ptrdiff_t LOC(sp_build)(const sp_lay *L, const T *x, ptrdiff_t m, ptrdiff
                     const int t = fnn_ctz64(pm);
                     const ptrdiff_t i = w * 32 + t / 2;
                     if (gop[i] >= 0) {
-                        act[2 * gop[i]] |= rb;
+                        act[gop[i]] |= rb;
                         ++pairs;
                     } else { /* a K panel starts at 2i + 1: two groups */
-                        if (nz >> t & 1) act[2 * gof[2 * i]] |= rb, ++pairs;
-                        if (nz >> (t + 1) & 1) act[2 * gof[2 * i + 1]] |= rb, ++pairs;
+                        if (nz >> t & 1) act[gof[2 * i]] |= rb, ++pairs;
+                        if (nz >> (t + 1) & 1) act[gof[2 * i + 1]] |= rb, ++pairs;
                     }
                 }
             }
@@ -305,7 +310,7 @@ static ptrdiff_t LOC(sp_build)(const sp_lay *L, const T *x, ptrdiff_t m, ptrdiff
     }
     for (ptrdiff_t w = 0; w < kw; ++w) {
         uint64_t any = 0;
-        for (ptrdiff_t hb = 0; hb < nh; ++hb) any |= L->lvb[hb * kw + w];
+        for (ptrdiff_t hb = 0; hb < nh; ++hb) any |= L->lvb[hb * L->bits_ld + w];
         for (; any; any &= any - 1) ++live;
     }
     if (2.0 * (double)total > ratio * (double)live * (double)m) return -1;
@@ -319,7 +324,7 @@ static ptrdiff_t LOC(sp_build)(const sp_lay *L, const T *x, ptrdiff_t m, ptrdiff
             T *val = (T *)L->val + 2 * l * FNN_SP_RB;
             ptrdiff_t e = 0;
             for (int hw = 0; hw < 2; ++hw)
-                for (uint64_t a = L->act[2 * l + hw]; a; a &= a - 1, ++e) {
+                for (uint64_t a = L->act[(2 * b + hw) * L->act_ld + g]; a; a &= a - 1, ++e) {
                     const ptrdiff_t r = hw * 64 + fnn_ctz64(a);
                     row[e] = (uint8_t)r;
                     val[2 * e] = xg[r * k];
