@@ -118,6 +118,32 @@ def test_small_batch_by_rows_of_b(isa, rng, dtype, ta, m):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [0, 1])
+def test_one_row_tiles_match_the_row_kernel(isa, threads, rng, dtype, ta):
+    """One row with alpha 1, beta 0 and B on 64-byte rows, its columns split over threads
+    (B of 512 KiB or more), runs register tiles over all of k (gemv_chunk), the rest of
+    the columns on the row kernel: the same FMA chain, so the same bits as B one element
+    off the line (the row kernel alone), and close to NumPy."""
+    from fastnn._data import zeros_aligned
+    for k, n in [(1, 128), (5, 64), (9, 256), (300, 144), (784, 512), (512, 256),
+                 (33, 640), (17, 1040)]:
+        a = rng.standard_normal((k, 1) if ta else (1, k)).astype(dtype)
+        b = zeros_aligned((k, n), dtype)
+        b[...] = rng.standard_normal((k, n))
+        b[rng.random((k, n)) < 0.1] = 0
+        off = np.empty((k, n + 1), dtype)[:, 1:]  # rows one element off a 64-byte line
+        off[...] = b
+        bias = rng.standard_normal(n).astype(dtype)
+        want = _ref.matmul(a, b, trans_a=ta, bias=bias, activation="relu")
+        for nt in (1, 2):
+            threads(nt)
+            got = ops.matmul(a, b, trans_a=ta, bias=bias, activation="relu")
+            ref = ops.matmul(a, off, trans_a=ta, bias=bias, activation="relu")
+            assert_close(got, want, k, dtype)
+            np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_beta_zero_ignores_nan_and_k_zero(isa, rng, dtype):
     a, b = operands(rng, 20, 40, 70, 0, 0, dtype)
     out = np.full((20, 70), np.nan, dtype)
