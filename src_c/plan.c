@@ -651,6 +651,10 @@ static double LOC(penalties)(fnn_plan *p)
     return pen;
 }
 
+/* One optimizer pass over the whole arena after the backward. Running each layer's update
+ * right after its weight gradient (while the gradient is in cache) was measured twice, for
+ * the dense layers and for the sparse first layer with its rows prefetched: no faster
+ * (benchmarks/RESULTS.md, "Tried ... and not kept"). */
 static void LOC(optimize)(fnn_plan *p, int64_t t, double lr)
 {
     T *w = (T *)p->params, *g = (T *)p->grads;
