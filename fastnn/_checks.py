@@ -77,10 +77,20 @@ def inout(name, a, dtype, shape):
     return a
 
 
-def out_or_new(name, out, dtype, shape):
+def out_or_new(name, out, dtype, shape, reads=None):
+    """``out`` checked like ``inout``, or a new array. ``reads`` ({name: array}): the
+    inputs, which ``out`` may be exactly (in place) but must not partly overlap: the
+    kernels would read elements they have already written."""
     if out is None:
         return np.empty(shape, dtype)
-    return inout(name, out, dtype, shape)
+    out = inout(name, out, dtype, shape)
+    for k, a in (reads or {}).items():
+        if a is not None and np.may_share_memory(out, a) and not (
+                a.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+                and a.shape == out.shape):
+            raise ValueError(f"{name} partly overlaps {k}: pass {k} itself to work in place, "
+                             "or memory apart from it")
+    return out
 
 
 def same_shape(name, a, shape):

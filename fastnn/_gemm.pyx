@@ -61,9 +61,12 @@ def parse_activation(activation):
 
 
 cdef cnp.ndarray _matrix(x, str name, int typenum):
-    """x as a 2-D ndarray; lists are converted (to the dtype of a when typenum >= 0)."""
+    """x as a 2-D ndarray; lists are converted (to the dtype of a when typenum >= 0), and
+    arrays not in the machine's byte order are copied into it."""
     if not isinstance(x, np.ndarray):
         x = np.asarray(x) if typenum < 0 else np.asarray(x, dtype=cnp.PyArray_DescrFromType(typenum))
+    if not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x):  # the kernels read native floats
+        x = x.astype(x.dtype.newbyteorder("="))
     if cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
         raise ValueError(f"{name} must be a 2-D array; got {name}.ndim={x.ndim} "
                          f"(shape {x.shape})")
@@ -74,6 +77,9 @@ cdef int _check_dtype(cnp.ndarray x, str name, int typenum) except -1:
     if cnp.PyArray_TYPE(x) != typenum:
         raise TypeError(f"{name} must have dtype {cnp.PyArray_DescrFromType(typenum)} like a; "
                         f"got {name}.dtype={(<object>x).dtype}")
+    if not cnp.PyArray_ISNOTSWAPPED(x):
+        raise ValueError(f"{name} must be in the machine's byte order; got "
+                         f"{name}.dtype={(<object>x).dtype.str!r}")
     return 0
 
 

@@ -74,13 +74,16 @@ def elementwise_loss(int kind, const floating[::1] pred, const floating[::1] tar
 
 cdef char *_ptr(cnp.ndarray a, str name, Py_ssize_t size, int typenum,
                bint write=False) except NULL:
-    """Data pointer of a C-contiguous array of the given type and size, else raise."""
+    """Data pointer of a C-contiguous native-byte-order array of the given type and size,
+    else raise."""
     if cnp.PyArray_TYPE(a) != typenum:
         raise TypeError(f"{name} has dtype {a.dtype}, expected {cnp.PyArray_DescrFromType(typenum)}")
     if cnp.PyArray_SIZE(a) != size:
         raise ValueError(f"{name} has {cnp.PyArray_SIZE(a)} elements, expected {size}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(a):
         raise ValueError(f"{name} must be C-contiguous")
+    if not cnp.PyArray_ISNOTSWAPPED(a):
+        raise ValueError(f"{name} must be in the machine's byte order; got {a.dtype.str!r}")
     if write and not cnp.PyArray_ISWRITEABLE(a):
         raise ValueError(f"{name} is read-only")
     return <char *>cnp.PyArray_DATA(a)

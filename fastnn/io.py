@@ -21,7 +21,8 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["ModelFileError", "save_model", "load_model", "save_weights_npz", "FORMAT_VERSION"]
+__all__ = ["ModelFileError", "save_model", "load_model", "save_weights_npz", "load_weights_npz",
+           "FORMAT_VERSION"]
 
 MAGIC = b"FASTNN\r\n"
 FORMAT_VERSION = 1
@@ -43,22 +44,45 @@ def _layer_table():
 
 
 # ---- writing ------------------------------------------------------------------------
-def _atomic_write(path, chunks):
-    """Write to a temp file beside ``path``, fsync, then rename over it: a crash at any
-    moment leaves either the old file or the new one, never a mixture."""
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=d)
+def _save_target(path):
+    """The file a save replaces: a symlink's target (the link stays a link), and the
+    permissions the new file gets (the old file's, else those a new file would get)."""
+    path = os.path.realpath(os.fspath(path))
     try:
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    return path, mode
+
+
+def _atomic_write(path, chunks, write=None):
+    """Write to a temp file beside ``path``, fsync, then rename over it: a crash at any
+    moment leaves either the old file or the new one, never a mixture. ``write(f)``
+    instead of ``chunks`` writes the content itself. Errors name ``path``, not the
+    temp file."""
+    shown = os.fspath(path)
+    path, mode = _save_target(shown)
+    d = os.path.dirname(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=d)
         with os.fdopen(fd, "wb") as f:
-            for c in chunks:
-                f.write(c)
+            if write is not None:
+                write(f)
+            else:
+                for c in chunks:
+                    f.write(c)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError):
+            raise type(e)(e.errno, f"cannot save to {shown!r}: {e.strerror}") from None
         raise
     try:
         dfd = os.open(d, os.O_RDONLY)
@@ -138,28 +162,57 @@ def save_weights_npz(model, path):
             out[f"layer{i}.{name}"] = p
         for (name, _, _), b in zip(layer.buffer_specs(), layer.buffers):
             out[f"layer{i}.{name}"] = b
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
+    _atomic_write(path, None, write=lambda f: np.savez(f, **out))
+
+
+def load_weights_npz(model, path):
+    """Set ``model``'s weights from a ``.npz`` written by ``save_weights_npz``: every array
+    it needs, of the right shape and finite, checked before any weight changes."""
+    views = {}
+    for i, layer in enumerate(model.layers):
+        for (name, _), p in zip(layer.param_specs(), layer.params):
+            views[f"layer{i}.{name}"] = p
+        for (name, _, _), b in zip(layer.buffer_specs(), layer.buffers):
+            views[f"layer{i}.{name}"] = b
+    shown = os.fspath(path)
     try:
-        np.savez(tmp, **out)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        with np.load(shown, allow_pickle=False) as z:
+            got = {k: z[k] for k in z.files}
+    except OSError as e:
+        raise ModelFileError(f"{shown}: cannot read weights ({e.strerror or e})") from None
+    except Exception as e:  # zipfile, zlib and format errors of a damaged file
+        raise ModelFileError(f"{shown}: not a readable .npz of weights "
+                             f"({type(e).__name__}: {e})") from None
+    missing, extra = sorted(set(views) - set(got)), sorted(set(got) - set(views))
+    if missing or extra:
+        raise ModelFileError(f"{shown}: the weights do not match this model's layers "
+                             f"(missing {missing[:5]}, unexpected {extra[:5]})")
+    for k, v in views.items():
+        a = got[k]
+        if a.shape != v.shape or a.dtype.kind not in "biuf" or not np.isfinite(a).all():
+            raise ModelFileError(f"{shown}: {k} must be finite numbers of shape {v.shape}; "
+                                 f"got shape {a.shape}, dtype {a.dtype}")
+    for k, v in views.items():
+        v[...] = got[k]
 
 
 # ---- reading ------------------------------------------------------------------------
 def _read_verified(path):
-    try:
+    try:  # the magic first: a device or a huge unrelated file is not read whole
         with open(path, "rb") as f:
-            data = f.read()
+            data = f.read(_PREFIX.size)
+            if len(data) == _PREFIX.size and data[:len(MAGIC)] == MAGIC:
+                data += f.read()
     except OSError as e:
         raise ModelFileError(f"{path}: cannot read model file ({e.strerror})") from None
+    except MemoryError:
+        raise ModelFileError(f"{path}: too large to be read as a model file") from None
+    if len(data) >= len(MAGIC) and data[:len(MAGIC)] != MAGIC:
+        raise ModelFileError(f"{path}: not a fastnn model file (bad magic "
+                             f"{bytes(data[:len(MAGIC)])!r})")
     if len(data) < _PREFIX.size + 32:
         raise ModelFileError(f"{path}: file too short ({len(data)} bytes) to be a fastnn model")
     magic, version, hlen = _PREFIX.unpack_from(data)
-    if magic != MAGIC:
-        raise ModelFileError(f"{path}: not a fastnn model file (bad magic {magic!r})")
     if version != FORMAT_VERSION:
         raise ModelFileError(f"{path}: model format version {version}; this fastnn reads "
                              f"version {FORMAT_VERSION}")
@@ -185,7 +238,7 @@ def _arrays(path, header, payload):
         try:
             name, key, shape = str(e["name"]), e["dtype"], tuple(e["shape"])
             off, nbytes = e["offset"], e["nbytes"]
-            ok = key in _DTYPES and all(isinstance(s, int) and 0 <= s < 2**40 for s in shape) \
+            ok = key in _DTYPES and all(type(s) is int and 0 <= s < 2**40 for s in shape) \
                 and isinstance(off, int) and isinstance(nbytes, int) and off >= 0
         except (KeyError, TypeError):
             ok = False
@@ -228,6 +281,25 @@ def load_model(path, compile=True):
     the optimizer with its state, so training resumes exactly. Raises ``ModelFileError``."""
     path = os.fspath(path)
     header, payload = _read_verified(path)
+    try:
+        return _load(path, header, payload, compile)
+    except ModelFileError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as e:
+        # a header that passed the checksum but holds values of the wrong kind
+        raise ModelFileError(f"{path}: invalid model file ({type(e).__name__}: {e})") from None
+
+
+def _count(path, name, value):
+    """A step or epoch counter from the header: None, or an int in [0, 2**62]."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**62:
+        raise ModelFileError(f"{path}: {name} must be a non-negative integer; got {value!r:.50}")
+    return value
+
+
+def _load(path, header, payload, compile):
     arrays = _arrays(path, header, payload)
     model = _build(path, header)
     for key, target in (("params", model.params), ("buffers", model.buffers)):
@@ -235,10 +307,14 @@ def load_model(path, compile=True):
         if a is None or a.shape != target.shape:
             raise ModelFileError(f"{path}: '{key}' has shape {None if a is None else a.shape}; "
                                  f"the architecture needs {target.shape}")
+        if not np.isfinite(a).all():
+            raise ModelFileError(f"{path}: '{key}' holds non-finite values")
         target[...] = a
     training = header.get("training") or {}
-    model._step = int(training.get("step") or 0)
-    model.saved_epoch = training.get("epoch")
+    if not isinstance(training, dict):
+        raise ModelFileError(f"{path}: 'training' must be an object")
+    model._step = _count(path, "training.step", training.get("step")) or 0
+    model.saved_epoch = _count(path, "training.epoch", training.get("epoch"))
     if compile and header.get("compile"):
         _compile(path, model, header["compile"], arrays)
     return model
@@ -250,11 +326,18 @@ def _compile(path, model, c, arrays):
         model.compile(optimizer=optimizers.get(c["optimizer"]), loss=c["loss"],
                       metrics=c.get("metrics") or [])
         opt = model.optimizer
-        opt.iterations = int(c.get("optimizer_iterations", 0))
     except (TypeError, ValueError, KeyError) as e:
         raise ModelFileError(f"{path}: invalid compile settings ({e})") from None
-    for k in c.get("optimizer_state", []):
+    opt.iterations = _count(path, "optimizer_iterations", c.get("optimizer_iterations", 0)) or 0
+    names = c.get("optimizer_state", [])
+    if not isinstance(names, list) or (
+            names and sorted(map(str, names)) != sorted(opt.active_state())):
+        raise ModelFileError(f"{path}: optimizer state {names!r:.100} does not match "
+                             f"{opt!r}, which keeps {sorted(opt.active_state())}")
+    for k in names:
         a = arrays.get("opt/" + str(k))
         if a is None or a.shape != model.params.shape:
             raise ModelFileError(f"{path}: optimizer state {k!r} missing or of the wrong shape")
-        opt.state[str(k)] = a.astype(model.dtype)
+        if not np.isfinite(a).all():
+            raise ModelFileError(f"{path}: optimizer state {k!r} holds non-finite values")
+        opt.state[str(k)] = np.ascontiguousarray(a, model.dtype)

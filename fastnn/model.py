@@ -235,9 +235,18 @@ class Sequential(FitMixin):
         save_model(self, path, epoch=epoch)
 
     def save_weights(self, path):
-        """Save the weights only, as a NumPy ``.npz`` (``layer{i}.kernel``, ...)."""
+        """Save the weights only, as a NumPy ``.npz`` (``layer{i}.kernel``, ...), atomically."""
         from fastnn.io import save_weights_npz
+        self._require(compiled=False)
         save_weights_npz(self, path)
+
+    def load_weights(self, path):
+        """Set the weights from a ``.npz`` written by ``save_weights`` (the model must be
+        built with the same layers). Raises ``fastnn.io.ModelFileError`` and leaves the
+        weights unchanged when the file is damaged or does not match."""
+        from fastnn.io import load_weights_npz
+        self._require(compiled=False)
+        load_weights_npz(self, path)
 
     # ---- description --------------------------------------------------------------
     def summary(self, print_fn=print):

@@ -239,12 +239,21 @@ def test_strided_row_views(rng):
     (dict(out=np.ones((2, 4), np.float32)), TypeError, "out must have dtype float64"),
     (dict(preact=np.ones((3, 4))), ValueError, "preact must have shape"),
     (dict(dact_y=np.ones((2, 3))), ValueError, "dact_y must have shape"),
+    (dict(out=np.ones((2, 4), ">f8")), ValueError, "out must be in the machine's byte order"),
+    (dict(bias=np.ones(4, ">f8")), ValueError, "bias must be in the machine's byte order"),
 ])
 def test_validation_names_the_argument(kwargs, exc, match):
     args = dict(a=np.ones((2, 3)), b=np.ones((3, 4)))
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         ops.matmul(args.pop("a"), args.pop("b"), **args)
+
+
+def test_byte_swapped_operands_are_read_as_numbers(rng):
+    a, b = rng.standard_normal((5, 7)), rng.standard_normal((7, 3))
+    want = ops.matmul(a, b)
+    for x, y in ((a.astype(">f8"), b), (a, b.astype(">f8"))):
+        np.testing.assert_array_equal(ops.matmul(x, y), want)
 
 
 def test_out_must_not_alias_inputs():

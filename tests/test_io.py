@@ -60,12 +60,60 @@ def test_exact_resume_is_bit_identical(tmp_path):
 
 
 def test_weights_only_npz(tmp_path):
+    X, y = data()
     m = build()
-    m.build((8,))
+    m.fit(X, y, epochs=1, batch_size=16, verbose=0)
     m.save_weights(tmp_path / "w.npz")
     with np.load(tmp_path / "w.npz", allow_pickle=False) as z:
         np.testing.assert_array_equal(z["layer0.kernel"], m.layers[0].kernel)
         assert set(z.files) >= {"layer1.running_mean", "layer3.bias"}
+    other = build(seed=5)
+    other.build((8,))
+    other.load_weights(tmp_path / "w.npz")        # Keras's pair: weights and buffers back
+    np.testing.assert_array_equal(other.params, m.params)
+    np.testing.assert_array_equal(other.buffers, m.buffers)
+    np.testing.assert_array_equal(other.predict(X), m.predict(X))
+
+
+def test_load_weights_refuses_what_does_not_fit_and_keeps_the_weights(tmp_path):
+    m = build()
+    m.build((8,))
+    m.save_weights(tmp_path / "w.npz")
+    small = fn.Sequential([fn.Dense(8, 3)])
+    small.build(8)
+    before = small.params.copy()
+    w = dict(np.load(tmp_path / "w.npz"))
+    w["layer3.bias"] = np.full(3, np.nan, np.float32)
+    np.savez(tmp_path / "nan.npz", **w)
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "w.npz").read_bytes()[:300])
+    for model, name, match in ((small, "w.npz", "do not match this model's layers"),
+                               (m, "nan.npz", "must be finite numbers"),
+                               (m, "cut.npz", "not a readable .npz"),
+                               (m, "none.npz", "cannot read weights")):
+        keep = model.params.copy()
+        with pytest.raises(fn.ModelFileError, match=match):
+            model.load_weights(tmp_path / name)
+        np.testing.assert_array_equal(model.params, keep)
+    np.testing.assert_array_equal(small.params, before)
+    with pytest.raises(RuntimeError, match="not built"):   # and the good file stays
+        fn.Sequential([fn.Dense(8, 3)]).save_weights(tmp_path / "w.npz")
+    assert "layer0.kernel" in np.load(tmp_path / "w.npz").files
+
+
+def test_save_keeps_permissions_and_symlinks_and_names_the_path(tmp_path):
+    m = build()
+    m.build((8,))
+    for save, name in ((m.save, "m.fnn"), (m.save_weights, "w.npz")):
+        save(tmp_path / name)
+        os.chmod(tmp_path / name, 0o640)
+        save(tmp_path / name)
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o640
+        os.symlink(tmp_path / name, tmp_path / ("link-" + name))
+        save(tmp_path / ("link-" + name))
+        assert os.path.islink(tmp_path / ("link-" + name))
+        with pytest.raises(FileNotFoundError, match=r"cannot save to '.*nodir.*x'"):
+            save(tmp_path / "nodir" / "x")
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 
 def _craft(tmp_path, header, payload=b"", version=io.FORMAT_VERSION, magic=io.MAGIC):
@@ -99,6 +147,14 @@ def _good_header(tmp_path):
     (lambda h: h["model"]["layers"][0].__setitem__("config", {"__class__": 1}),
      "invalid architecture"),
     (lambda h: h.__setitem__("format", "pickle"), "does not describe"),
+    (lambda h: h["training"].__setitem__("step", "abc"), "training.step"),
+    (lambda h: h["training"].__setitem__("step", 2**70), "training.step"),
+    (lambda h: h["training"].__setitem__("epoch", [1]), "training.epoch"),
+    (lambda h: h.__setitem__("training", [1]), "'training' must be an object"),
+    (lambda h: h["compile"].__setitem__("optimizer_iterations", -1), "optimizer_iterations"),
+    (lambda h: h["compile"].__setitem__("optimizer_state", 5), "optimizer state 5"),
+    (lambda h: h["compile"].__setitem__("optimizer_state", ["m"]), "does not match"),
+    (lambda h: h["arrays"][0].__setitem__("shape", [True]), "invalid array entry"),
 ])
 def test_hostile_headers_raise_model_file_error(tmp_path, mutate, match):
     header, payload = _good_header(tmp_path)
@@ -172,6 +228,36 @@ def test_loading_never_unpickles(tmp_path):
     p.write_bytes(pickle.dumps({"x": 1}))
     with pytest.raises(fn.ModelFileError, match="magic|short"):
         fn.load_model(p)
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda h: h["compile"].__setitem__("optimizer", {"name": "SGD", "lr": 0.1,
+                                                      "momentum": 0.9}),
+     r"optimizer state \['m', 'v', 'vmax'\] does not match SGD"),
+    (lambda h: h["compile"].__setitem__("optimizer_state", ["m", "v"]), "does not match"),
+])
+def test_trained_optimizer_state_must_be_the_optimizers(tmp_path, change, match):
+    """A file whose checksum holds but whose optimizer keeps other state (a NULL momentum
+    buffer for the kernel once) is refused at load, not at the first fit."""
+    X, y = data()
+    m = build()
+    m.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    m.save(tmp_path / "t.fnn")
+    raw = (tmp_path / "t.fnn").read_bytes()
+    _, _, hlen = struct.unpack_from("<8sIQ", raw)
+    header = json.loads(raw[20:20 + hlen])
+    change(header)
+    with pytest.raises(fn.ModelFileError, match=match):
+        fn.load_model(_craft(tmp_path, header, raw[20 + hlen:-32]))
+
+
+def test_nonfinite_weights_in_a_file_are_refused(tmp_path):
+    header, payload = _good_header(tmp_path)
+    entry = next(e for e in header["arrays"] if e["name"] == "params")
+    payload = bytearray(payload)
+    payload[entry["offset"]:entry["offset"] + 4] = np.float32(np.nan).tobytes()
+    with pytest.raises(fn.ModelFileError, match="'params' holds non-finite values"):
+        fn.load_model(_craft(tmp_path, header, bytes(payload)))
 
 
 def test_missing_file_is_a_clear_error(tmp_path):

@@ -51,7 +51,7 @@ def _alpha(name, alpha):
 
 def _act_fwd(name, x, alpha, out):
     x = _c.array("x", x)
-    y = _c.out_or_new("out", out, x.dtype, x.shape)
+    y = _c.out_or_new("out", out, x.dtype, x.shape, {"x": x})
     _act.act_fwd(_ACT[name][0], alpha, x.reshape(-1), y.reshape(-1))
     return y
 
@@ -59,7 +59,7 @@ def _act_fwd(name, x, alpha, out):
 def _act_bwd(name, xy, dy, alpha, out):
     xy = _c.array("x" if _ACT[name][2] else "y", xy)
     dy = _c.same_shape("dy", _c.array("dy", dy, xy.dtype), xy.shape)
-    dx = _c.out_or_new("out", out, dy.dtype, dy.shape)
+    dx = _c.out_or_new("out", out, dy.dtype, dy.shape, {"x/y": xy, "dy": dy})
     _act.act_bwd(_ACT[name][0], alpha, xy.reshape(-1), dy.reshape(-1), dx.reshape(-1))
     return dx
 
@@ -115,7 +115,7 @@ def softmax(x, out=None):
     """
     x = _c.array("x", x)
     rows, cols = _rows(x)
-    y = _c.out_or_new("out", out, x.dtype, x.shape)
+    y = _c.out_or_new("out", out, x.dtype, x.shape, {"x": x})
     _act.softmax_fwd(x.reshape(-1), y.reshape(-1), rows, cols, False)
     return y
 
@@ -134,7 +134,7 @@ def log_softmax(x, out=None):
     """
     x = _c.array("x", x)
     rows, cols = _rows(x)
-    y = _c.out_or_new("out", out, x.dtype, x.shape)
+    y = _c.out_or_new("out", out, x.dtype, x.shape, {"x": x})
     _act.softmax_fwd(x.reshape(-1), y.reshape(-1), rows, cols, True)
     return y
 
@@ -143,7 +143,7 @@ def _softmax_bwd(y, dy, out, log):
     y = _c.array("y", y)
     dy = _c.same_shape("dy", _c.array("dy", dy, y.dtype), y.shape)
     rows, cols = _rows(y)
-    dx = _c.out_or_new("out", out, y.dtype, y.shape)
+    dx = _c.out_or_new("out", out, y.dtype, y.shape, {"y": y, "dy": dy})
     _act.softmax_bwd(y.reshape(-1), dy.reshape(-1), dx.reshape(-1), rows, cols, log)
     return dx
 

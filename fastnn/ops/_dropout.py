@@ -33,7 +33,7 @@ def dropout(x, p, seed, step=0, training=True, out=None):
     seed, step = _c.integer("seed", seed, 0), _c.integer("step", step, 0)
     if seed >= 2**64 or step >= 2**64:
         raise ValueError(f"seed and step must be < 2**64, got seed={seed}, step={step}")
-    y = _c.out_or_new("out", out, x.dtype, x.shape)
+    y = _c.out_or_new("out", out, x.dtype, x.shape, {"x": x})
     if not training or p == 0.0:
         if y is not x:
             y[...] = x
@@ -58,7 +58,7 @@ def dropout_backward(mask, dy, out=None):
     """
     mask = _c.array("mask", mask)
     dy = _c.same_shape("dy", _c.array("dy", dy, mask.dtype), mask.shape)
-    dx = _c.out_or_new("out", out, dy.dtype, dy.shape)
+    dx = _c.out_or_new("out", out, dy.dtype, dy.shape, {"mask": mask, "dy": dy})
     _reduce.mul(dy.reshape(-1), mask.reshape(-1), dx.reshape(-1))
     return dx
 

@@ -37,7 +37,8 @@ def _elementwise_loss(kind, pred, target, delta, sample_weight, reduction, out):
     if sample_weight is not None:
         sw = _c.same_shape("sample_weight", _c.array("sample_weight", sample_weight,
                                                      pred.dtype), (n,))
-    grad = _c.out_or_new("out", out, pred.dtype, pred.shape)
+    grad = _c.out_or_new("out", out, pred.dtype, pred.shape,
+                         {"pred": pred, "target": target, "sample_weight": sw})
     loss = _loss.elementwise_loss(kind, pred.reshape(-1), target.reshape(-1), sw,
                                   grad.reshape(-1), n, k, delta, red)
     return loss, grad
@@ -130,7 +131,9 @@ def softmax_cross_entropy(logits, labels, class_weight=None, sample_weight=None,
     if sample_weight is not None:
         sw = _c.same_shape("sample_weight", _c.array("sample_weight", sample_weight,
                                                      logits.dtype), (n,))
-    grad = _c.out_or_new("out", out, logits.dtype, (n, c))
+    grad = _c.out_or_new("out", out, logits.dtype, (n, c),
+                         {"logits": logits, "labels": target, "class_weight": cw,
+                          "sample_weight": sw})
     loss = _loss.softmax_xent(logits, labels_arr, target, cw, sw, grad, n, c, sm, red)
     return loss, grad
 

@@ -45,7 +45,7 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     rv = _c.inout("running_var", running_var, x.dtype, (c,))
     momentum = _c.number("momentum", momentum, 0.0, 1.0)
     eps = _c.number("eps", eps, lo=0.0, lo_open=True)
-    y = _c.out_or_new("out", out, x.dtype, x.shape)
+    y = _c.out_or_new("out", out, x.dtype, x.shape, {"x": x})
     if not training:
         _norm.batch_norm_fwd_eval(x.reshape(-1), gamma, beta, y.reshape(-1), rm, rv, n, c,
                                   eps)
@@ -68,7 +68,7 @@ def _norm_backward(layer, x, dy, gamma, mean, invstd, out):
     st = (n,) if layer else (c,)
     mean = _c.same_shape("mean", _c.array("mean", mean, x.dtype), st)
     invstd = _c.same_shape("invstd", _c.array("invstd", invstd, x.dtype), st)
-    dx = _c.out_or_new("out", out, x.dtype, x.shape)
+    dx = _c.out_or_new("out", out, x.dtype, x.shape, {"x": x, "dy": dy})
     dgamma, dbeta = np.empty(c, x.dtype), np.empty(c, x.dtype)
     _norm.norm_bwd(layer, x.reshape(-1), dy.reshape(-1), gamma, mean, invstd, dx.reshape(-1),
                    dgamma, dbeta, n, c)
@@ -111,7 +111,7 @@ def layer_norm(x, gamma, beta, eps=1e-5, out=None):
     x, gamma, beta = _norm_args(x, gamma, beta, x.shape[-1] if np.ndim(x) else 0)
     n, d = x.shape
     eps = _c.number("eps", eps, lo=0.0, lo_open=True)
-    y = _c.out_or_new("out", out, x.dtype, x.shape)
+    y = _c.out_or_new("out", out, x.dtype, x.shape, {"x": x})
     mean, invstd = np.empty(n, x.dtype), np.empty(n, x.dtype)
     _norm.layer_norm_fwd(x.reshape(-1), gamma, beta, y.reshape(-1), mean, invstd, n, d, eps)
     return y, mean, invstd

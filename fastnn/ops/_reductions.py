@@ -24,7 +24,7 @@ def bias_grad(dy, out=None, accumulate=False):
         raise ValueError(f"dy must be 2-D (n, k), got shape {dy.shape}")
     if accumulate and out is None:
         raise ValueError("accumulate=True needs out=")
-    db = _c.out_or_new("out", out, dy.dtype, (dy.shape[1],))
+    db = _c.out_or_new("out", out, dy.dtype, (dy.shape[1],), {"dy": dy})
     _reduce.bias_grad(dy.reshape(-1), db, dy.shape[0], dy.shape[1], bool(accumulate))
     return db
 
