@@ -68,6 +68,9 @@ def check_y(y, n, loss, n_outputs, dtype, name="y"):
     arr = _as_numeric(y, name)
     if arr.ndim == 0 or arr.shape[0] != n:
         raise ValueError(f"{name} has {arr.shape[0] if arr.ndim else 0} samples but X has {n}")
+    if loss.name == "softmax_cross_entropy" and arr.ndim == 2 and arr.shape[1] == 1 and \
+            n_outputs > 1:
+        arr = arr.reshape(n)  # a column of labels, as Keras takes them
     if loss.name == "softmax_cross_entropy" and arr.ndim == 1:
         if arr.dtype.kind == "f":
             if not np.isfinite(arr).all() or np.any(arr != np.round(arr)):

@@ -44,18 +44,18 @@ class _Stats:
 
 
 class _PlanStats:
-    """The C plan's running sums: [loss·n, correct, squared error, absolute error]."""
+    """The C plan's running sums: [loss·n, rows right (arg-max, as metrics.accuracy),
+    squared error, absolute error, outputs right (as metrics.binary_accuracy)]."""
 
-    def __init__(self, metric_names, n_outputs, multiclass):
-        self.sums, self.n = np.zeros(4), 0
-        self.names, self.k, self.multiclass = metric_names, n_outputs, multiclass
+    def __init__(self, metric_names, n_outputs):
+        self.sums, self.n = np.zeros(5), 0
+        self.names, self.k = metric_names, n_outputs
 
     def logs(self):
         n, s = max(self.n, 1), self.sums
-        per_out = n * (1 if self.multiclass else self.k)
-        vals = {"accuracy": s[1] / per_out, "binary_accuracy": s[1] / per_out,
+        vals = {"accuracy": s[1] / n, "binary_accuracy": s[4] / (n * self.k),
                 "mse": s[2] / (n * self.k), "mae": s[3] / (n * self.k)}
-        return {"loss": s[0] / n, **{k: float(vals[k]) for k in self.names}}
+        return {"loss": float(s[0] / n), **{k: float(vals[k]) for k in self.names}}
 
 
 class FitMixin:
@@ -166,8 +166,7 @@ class FitMixin:
                 raise TypeError(f"callbacks must be fastnn.callbacks.Callback objects; got {cb!r}")
             cb.set_model(self)
         self.stop_training, self.history, self._snap, self._chunk = False, history, None, 1
-        if not self.optimizer.state and self.optimizer.active_state():
-            self.optimizer.build(self.params.size, self.dtype)
+        self.optimizer._bind(self.params)
         self._plan = self._train_plan(bs)
         X = X.reshape(X.shape[0], -1) if self._plan is not None else X
         for cb in cbs:
@@ -177,7 +176,7 @@ class FitMixin:
             for epoch in range(initial_epoch, epochs):
                 logs = self._fit_epoch(epoch, X, y, sw, bs, steps, shuffle, cbs)
                 if val is not None:
-                    vlogs = self.evaluate(*val)
+                    vlogs = self.evaluate(val[0], val[1], sample_weight=val[2])
                     logs.update({"val_" + k: v for k, v in vlogs.items()})
                 if logs.pop("diverged", False):
                     break
@@ -201,7 +200,7 @@ class FitMixin:
             else np.arange(n, dtype=np.int64)
         names = [m for m, _ in self.metrics]
         stats = _Stats(names) if self._plan is None else \
-            _PlanStats(names, self.output_shape[0], self.loss.name == "softmax_cross_entropy")
+            _PlanStats(names, self.output_shape[0])
         step, chunk = 0, self._chunk      # the chunk size carries over between epochs
         while step < steps:
             t0 = time.perf_counter()
@@ -308,7 +307,9 @@ class FitMixin:
             Xv = check_x(data[0], self.dtype, self.input_shape, name="X_val")
             yv = check_y(data[1], Xv.shape[0], self.loss, self.output_shape[0], self.dtype,
                          name="y_val")
-            return X, y, sw, (Xv, yv)
+            swv = check_sample_weight(data[2] if len(data) == 3 else None, Xv.shape[0],
+                                      self.dtype, name="validation sample_weight")
+            return X, y, sw, (Xv, yv, swv)
         if not isinstance(split, (int, float)) or not 0 <= split < 1:
             raise ValueError(f"validation_split must be in [0, 1). Received: {split!r}")
         if split == 0:
@@ -317,5 +318,5 @@ class FitMixin:
         if k < 1 or k >= X.shape[0]:
             raise ValueError(f"validation_split={split} leaves no training or no validation "
                              f"samples out of {X.shape[0]}")
-        val = (X[k:], y[k:])
+        val = (X[k:], y[k:], None if sw is None else sw[k:])  # as Keras splits them
         return X[:k], y[:k], None if sw is None else sw[:k], val

@@ -6,6 +6,8 @@ of steps allocates nothing.
 """
 from libc.math cimport isfinite
 from libc.stdint cimport int32_t, int64_t, uint64_t
+from cpython.pythread cimport (WAIT_LOCK, PyThread_acquire_lock, PyThread_allocate_lock,
+                               PyThread_free_lock, PyThread_release_lock, PyThread_type_lock)
 from libc.stdlib cimport calloc, free
 cimport numpy as cnp
 
@@ -79,6 +81,8 @@ def _lower(model):
                 raise Unsupported(f"{layer!r}: row-wise activation")
             ops.append((FNN_OP_DENSE, layer))
         elif t is Activation:
+            if layer.train_activation == "identity":
+                continue                      # fused into the loss, or no-op
             if layer.activation not in A.ACT_ID:
                 raise Unsupported(f"{layer!r}: row-wise activation")
             ops.append((FNN_OP_ACT, layer))
@@ -101,6 +105,7 @@ cdef class Plan:
 
     cdef fnn_plan p
     cdef fnn_op *ops
+    cdef PyThread_type_lock lock  # predict's buffers serve one call at a time
     cdef list keep
     cdef readonly Py_ssize_t batch
     cdef readonly int nthreads, training
@@ -109,9 +114,14 @@ cdef class Plan:
 
     def __cinit__(self):
         self.ops = NULL
+        self.lock = PyThread_allocate_lock()
+        if self.lock == NULL:
+            raise MemoryError()
 
     def __dealloc__(self):
         free(self.ops)
+        if self.lock != NULL:
+            PyThread_free_lock(self.lock)
 
     def __init__(self, model, Py_ssize_t batch, bint training=True):
         from fastnn import activations as A
@@ -254,8 +264,7 @@ cdef class Plan:
             self._live_buffers(batch, 1)
             if SPARSE_INPUT_RATIO > 0:
                 self._sparse_buffers(batch)
-        if not opt.state and opt.active_state():
-            opt.build(model.params.size, model.dtype)
+        opt._bind(model.params)
         s = opt.state
         if isinstance(opt, O.SGD):
             self.p.opt, st = 0, [s.get("momentum_buffer")]
@@ -296,7 +305,7 @@ cdef class Plan:
         cdef void *xp = _ptr(X)
         cdef void *yp = _ptr(Y)
         cdef void *swp = _ptr(SW)
-        if bs > self.batch or lrs.shape[0] < count or stats.shape[0] < 4 or \
+        if bs > self.batch or lrs.shape[0] < count or stats.shape[0] < 5 or \
                 (first + count - 1) * bs >= n or order.shape[0] != n:
             raise ValueError("inconsistent plan.run arguments")
         self.p.has_sw = SW is not None
@@ -331,7 +340,8 @@ cdef class Plan:
             2 if output_act == "sigmoid" else -1
         if out.shape[0] != n or X.size != n * ni or out.size != n * no or act < 0:
             raise ValueError("inconsistent plan.predict arguments")
-        with nogil:
+        with nogil:  # the model's cached plan may be called from several threads at once
+            PyThread_acquire_lock(self.lock, WAIT_LOCK)
             lo = 0
             while lo < n:
                 m = min(self.batch, n - lo)
@@ -342,13 +352,14 @@ cdef class Plan:
                     _predict_s(&self.p, <const float *>(xp + lo * ni * e), m,
                                <float *>(op + lo * no * e), act)
                 lo += m
+            PyThread_release_lock(self.lock)
         return out
 
 
     def predict_fast(self, X, Py_ssize_t batch_size, bint allow_nonfinite, output_act):
-        """``model.predict(X, batch_size)`` when X needs nothing done to it: a C-contiguous
-        [n, n_in] array of the plan's dtype, finite (unless allowed), at the plan's thread
-        count, and batches this plan runs as a plan for min(batch_size, n) would: its batch
+        """``model.predict(X, batch_size)`` when X needs nothing done to it: a C-contiguous,
+        aligned, native-byte-order [n, n_in] array of the plan's dtype, finite (unless
+        allowed), at the plan's thread count, and batches this plan runs as a plan for min(batch_size, n) would: its batch
         is that, or n <= batch <= batch_size (one chunk of n rows either way, so a plan
         built for 1024-row predicts also serves single samples). Else None, and the caller
         takes the general path, which converts X or raises the error that names the
@@ -361,6 +372,7 @@ cdef class Plan:
             return None
         A = <cnp.ndarray>X
         if (cnp.PyArray_NDIM(A) != 2 or not cnp.PyArray_IS_C_CONTIGUOUS(A)
+                or not cnp.PyArray_ISBEHAVED_RO(A)  # aligned, native byte order
                 or cnp.PyArray_TYPE(A) != (cnp.NPY_FLOAT64 if dbl else cnp.NPY_FLOAT32)):
             return None
         n = cnp.PyArray_DIM(A, 0)

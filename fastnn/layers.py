@@ -25,6 +25,7 @@ class Layer:
     (and ``build``/``param_specs``/``reset_parameters`` if they have parameters)."""
 
     trainable = True
+    _fused_into_loss = False  # the model's loss kernel computes this layer's activation
 
     def __init__(self, name=None):
         self.name = name
@@ -69,7 +70,20 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
     def __call__(self, x, training=False):
-        return self.forward(x, training)
+        """The layer on its own: with its activation even when the model's loss computes
+        that in training (``forward`` then leaves it out)."""
+        if not self._fused_into_loss:
+            return self.forward(x, training)
+        self._fused_into_loss = False
+        try:
+            return self.forward(x, training)
+        finally:
+            self._fused_into_loss = True
+
+    @property
+    def train_activation(self):
+        """The activation ``forward`` applies: identity when fused into the loss."""
+        return "identity" if self._fused_into_loss else self.activation
 
     def get_config(self):
         return {}
@@ -104,7 +118,6 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self._fused_into_loss = False   # last activation computed by the loss kernel
 
     def build(self, input_shape):
         if len(input_shape) != 1:
@@ -136,10 +149,6 @@ class Dense(Layer):
     @property
     def bias(self):
         return self.params[1] if self.use_bias else None
-
-    @property
-    def train_activation(self):
-        return "identity" if self._fused_into_loss else self.activation
 
     def forward(self, x, training=False):
         act = self.train_activation
@@ -192,11 +201,12 @@ class Activation(Layer):
 
     def forward(self, x, training=False):
         self._x = x
-        self._y = self._be.act_forward(self.activation, self.act_param, x)
+        self._y = self._be.act_forward(self.train_activation, self.act_param, x)
         return self._y
 
     def backward(self, dy):
-        return self._be.act_backward(self.activation, self.act_param, self._x, self._y, dy)
+        return self._be.act_backward(self.train_activation, self.act_param, self._x, self._y,
+                                     dy)
 
     def get_config(self):
         return {"activation": A.to_config(self.activation, self.act_param)}

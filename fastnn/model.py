@@ -11,9 +11,9 @@ from fastnn import losses as L
 from fastnn import metrics as M
 from fastnn import optimizers as O
 from fastnn._backend import get_backend
-from fastnn._data import check_positive_int, check_x, check_y, zeros_aligned
+from fastnn._data import check_positive_int, check_sample_weight, check_x, check_y, zeros_aligned
 from fastnn._fit import FitMixin
-from fastnn.layers import Dense, Dropout, Layer
+from fastnn.layers import Activation, Dense, Dropout, Layer
 
 __all__ = ["Sequential"]
 
@@ -61,11 +61,21 @@ class Sequential(FitMixin):
 
     # ---- building: one arena for parameters, one for gradients ----------------------
     def build(self, input_shape):
-        """Infer every layer's shapes from ``input_shape`` (no batch axis), allocate the
+        """Infer every layer's shapes from ``input_shape`` (the features' shape, e.g. 784;
+        a leading None for the batch axis, as in Keras, is dropped), allocate the
         arenas, bind the layer views and initialise the weights from the seed."""
         if not self.layers:
             raise ValueError("the model has no layers")
-        shape = tuple(int(d) for d in np.atleast_1d(input_shape))
+        dims = list(input_shape) if isinstance(input_shape, (tuple, list)) else \
+            np.atleast_1d(input_shape).tolist()
+        if len(dims) > 1 and dims[0] is None:  # Keras's (None, features): the batch axis
+            dims = dims[1:]
+        if not dims or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                               and d > 0 for d in dims):
+            raise ValueError("input_shape must be the feature shape, positive integers such "
+                             "as 784 or (28, 28), optionally after None for the batch axis. "
+                             f"Received: input_shape={input_shape!r}")
+        shape = tuple(int(d) for d in dims)
         self.input_shape, specs, bufs = shape, [], []
         for layer in self.layers:
             layer._be = self._be
@@ -74,6 +84,9 @@ class Sequential(FitMixin):
             bufs.append(layer.buffer_specs())
         self.output_shape = shape
         sizes = [int(np.prod(s)) for ps in specs for _, s in ps]
+        opt, old = getattr(self, "optimizer", None), getattr(self, "params", None)
+        if opt is not None and opt._arena is not None and opt._arena() is old:
+            opt._reset()  # new weights: the moments and step count of the old ones go
         self.params = zeros_aligned(sum(sizes), self.dtype)
         self.grads = zeros_aligned(sum(sizes), self.dtype)
         self.buffers = np.zeros(sum(int(np.prod(s)) for bs in bufs for _, s, _ in bs), self.dtype)
@@ -108,14 +121,21 @@ class Sequential(FitMixin):
     def compile(self, optimizer="adam", loss="mse", metrics=None):
         """Choose the optimizer, loss and metrics. A last-layer activation equal to the
         loss's output activation (softmax for softmax cross-entropy, sigmoid for binary
-        cross-entropy) is fused into the loss kernel, which is exact and stable."""
-        self.optimizer = O.get(optimizer)
+        cross-entropy; the last Dense layer's or an Activation layer's) is fused into the
+        loss kernel, which is exact and stable. ``optimizer`` is a name, or an optimizer
+        object not already stepping another model's parameters."""
+        optimizer = O.get(optimizer)
+        optimizer._check_owner(self.params if self.built else None)
+        self.optimizer = optimizer
         self.loss = L.get(loss)
+        if isinstance(metrics, str):  # metrics="accuracy": one metric, not its letters
+            metrics = [metrics]
         self.metrics = [M.get(m) for m in (metrics or [])]
+        for layer in self.layers:
+            layer._fused_into_loss = False
         last = self.layers[-1] if self.layers else None
         self._output_act = self.loss.output_activation
-        if isinstance(last, Dense):
-            last._fused_into_loss = False
+        if isinstance(last, (Dense, Activation)):
             if self.loss.name == "softmax_cross_entropy" and last.activation == "softmax":
                 last._fused_into_loss = True
             if isinstance(self.loss, L.BinaryCrossEntropy) and last.activation == "sigmoid":
@@ -151,7 +171,8 @@ class Sequential(FitMixin):
         """Outputs for ``X`` in inference mode, in batches: probabilities for softmax /
         sigmoid cross-entropy models, raw outputs otherwise. Shape ``[n, outputs]``."""
         cached = self._pplan               # an array ready as is goes straight to C
-        if cached is not None and cached[1] is not None and type(batch_size) is int:
+        if cached is not None and cached[1] is not None and type(batch_size) is int \
+                and 0 < batch_size < 2**62:
             out = cached[1].predict_fast(X, batch_size, allow_nonfinite,
                                          getattr(self, "_output_act", None))
             if out is not None:
@@ -196,7 +217,7 @@ class Sequential(FitMixin):
         self._require()
         X = check_x(X, self.dtype, self.input_shape, allow_nonfinite=allow_nonfinite)
         y = check_y(y, X.shape[0], self.loss, self.output_shape[0], self.dtype)
-        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, self.dtype)
+        sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         z = self._raw_outputs(X, check_positive_int(batch_size, "batch_size"))
         loss, _ = self._be.loss(self.loss, z, y, sw)
         logs = {"loss": float(loss) + self._penalty()}

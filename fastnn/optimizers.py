@@ -7,6 +7,7 @@ gradient norm over all parameters, like ``torch.nn.utils.clip_grad_norm_``) and
 ``clipvalue`` (element-wise). Semantics follow ``torch.optim``.
 """
 import math
+import weakref
 
 import numpy as np
 
@@ -46,6 +47,7 @@ class Optimizer:
                                                                lo_open=True)
         self.iterations = 0          # steps taken; the next step is iterations + 1
         self.state = {}
+        self._arena = None           # weak reference to the parameter arena it steps
 
     def current_lr(self, step=None):
         """Learning rate for ``step`` (default: the next step)."""
@@ -63,6 +65,44 @@ class Optimizer:
     def active_state(self):
         return self.state_names
 
+    def _reset(self):
+        """Forget the state, the step count and the arena (its model was rebuilt)."""
+        self.state, self.iterations, self._arena = {}, 0, None
+
+    def _check_owner(self, params):
+        """Raise unless this optimizer is free or already steps ``params``."""
+        if self._arena is None:
+            return
+        if params is None or self._arena() is not params:
+            raise ValueError(
+                f"this {type(self).__name__} object already holds the step count and state of "
+                "another model's parameters; an optimizer steps one model (as in Keras and "
+                "torch.optim), so give each model its own, e.g. compile(optimizer="
+                f"fastnn.{type(self).__name__}(...)) or compile(optimizer=\"adam\")")
+
+    def _bind(self, params):
+        """Tie the optimizer to the parameter arena ``params`` and allocate its state on
+        first use. The update kernels read and write every state array at every
+        parameter's index, so state sized or typed for another arena would be accessed
+        past its end: that is refused here with a ValueError."""
+        self._check_owner(params)
+        if not self.state and self.active_state():
+            self.build(params.size, params.dtype)
+        missing = sorted(set(self.active_state()) - set(self.state))
+        if missing:
+            raise ValueError(f"{type(self).__name__} state lacks {missing}, which its settings "
+                             f"need (it holds {sorted(self.state)})")
+        for k, a in self.state.items():
+            if not (isinstance(a, np.ndarray) and a.shape == params.shape and
+                    a.dtype == params.dtype and a.flags.c_contiguous and a.flags.writeable):
+                got = (f"shape {a.shape}, dtype {a.dtype}" if isinstance(a, np.ndarray)
+                       else type(a).__name__)
+                raise ValueError(
+                    f"{type(self).__name__} state {k!r} does not match the parameters: "
+                    f"{got}, need a writeable contiguous {params.dtype} array of shape "
+                    f"{params.shape}")
+        self._arena = weakref.ref(params)
+
     def clip(self, grads, backend=None):
         """Clip the gradient arena in place by value, then by global norm; return the norm."""
         be = backend or default_backend()
@@ -75,8 +115,8 @@ class Optimizer:
     def step(self, params, grads, backend=None):
         """One update of the whole arena ``params`` from ``grads`` (both 1-D)."""
         be = backend or default_backend()
-        if not self.state and self.active_state():
-            self.build(params.size, params.dtype)
+        if self._arena is None or self._arena() is not params:
+            self._bind(params)
         self.clip(grads, be)
         self.iterations += 1
         self._update(be, params, grads, self.iterations, self.current_lr(self.iterations))

@@ -540,36 +540,39 @@ static double LOC(loss)(fnn_plan *p, ptrdiff_t bsz)
     }
 }
 
-/* Running statistics for metrics: correct predictions, squared and absolute errors. */
+/* Running statistics for metrics, as fastnn.metrics defines them: st[1] rows whose
+ * arg-max output is the target's arg-max (one output: on the target's side of the
+ * threshold), st[4] outputs on their target's side, st[2] and st[3] squared and absolute
+ * errors. */
 static void LOC(stats)(fnn_plan *p, ptrdiff_t bsz, double *st)
 {
     const T *out = (const T *)p->ops[p->n_ops - 1].y, *t = (const T *)p->yb;
     const ptrdiff_t k = p->n_out;
-    double correct = 0, sse = 0, sae = 0;
+    const T thr = p->loss == FNN_LOSS_BCE_LOGITS ? 0 : (T)0.5;
+    double correct = 0, sides = 0, sse = 0, sae = 0;
     for (ptrdiff_t r = 0; r < bsz; ++r) {
-        const T *o = out + r * k;
-        if (p->loss == FNN_LOSS_SOFTMAX_XENT) {
-            ptrdiff_t am = 0, tm = 0;
+        const T *o = out + r * k, *tr = t + r * k;
+        ptrdiff_t am = 0, tm = 0;
+        if (k > 1) {
             for (ptrdiff_t j = 1; j < k; ++j) am = o[j] > o[am] ? j : am;
-            if (p->labels) {
+            if (p->labels)
                 tm = (ptrdiff_t)p->lb[r];
-            } else {
-                for (ptrdiff_t j = 1; j < k; ++j) tm = t[r * k + j] > t[r * k + tm] ? j : tm;
-            }
+            else
+                for (ptrdiff_t j = 1; j < k; ++j) tm = tr[j] > tr[tm] ? j : tm;
             correct += am == tm;
-            continue;
         }
+        if (p->loss == FNN_LOSS_SOFTMAX_XENT) continue;
         for (ptrdiff_t j = 0; j < k; ++j) {
-            double d = (double)o[j] - (double)t[r * k + j];
-            T thr = p->loss == FNN_LOSS_BCE_LOGITS ? 0 : (T)0.5;
-            correct += (o[j] > thr) == (t[r * k + j] > (T)0.5);
+            double d = (double)o[j] - (double)tr[j];
+            sides += (o[j] > thr) == (tr[j] > (T)0.5);
             sse += d * d;
             sae += fabs(d);
         }
     }
-    st[1] += correct;
+    st[1] += k > 1 ? correct : sides;
     st[2] += sse;
     st[3] += sae;
+    st[4] += sides;
 }
 
 /* dW := xᵀ·g (over the live input columns when live >= 0), db := Σ_rows g, and
@@ -679,7 +682,8 @@ static void LOC(optimize)(fnn_plan *p, int64_t t, double lr)
 /* One training step on rows idx[0..bsz) of X and Y (int64 labels or T targets); `step`
  * keys the dropout masks, `opt_step` (from 1) is the optimizer's step for bias correction.
  * Returns the loss (+ penalties); when it is not finite nothing is updated.
- * stats[0..3] += loss·bsz, correct, squared error, absolute error. */
+ * stats[0..4] += loss·bsz, rows right, squared error, absolute error, outputs right
+ * (LOC(stats)). */
 double FN(plan_step)(fnn_plan *p, const T *X, const void *Y, const T *SW, const int64_t *idx,
                      ptrdiff_t bsz, int64_t step, int64_t opt_step, double lr, double *stats)
 {

@@ -249,13 +249,113 @@ def test_dense_infers_input_size_and_flatten_takes_images():
 
 
 def test_softmax_last_layer_is_fused_with_the_loss():
+    """Dense(softmax), Dense + Activation("softmax") (the usual Keras pattern) and a logits
+    Dense train alike under softmax cross-entropy: softmax is applied once, by the loss."""
     X, y = data(32)
     a = make([fn.Dense(6, 3, activation="softmax")], seed=1)
     b = make([fn.Dense(6, 3)], seed=1)
-    for m in (a, b):
+    c = make([fn.Dense(6, 3), fn.Activation("softmax")], seed=1)
+    for m in (a, b, c):
         m.fit(X, y, epochs=3, batch_size=8, verbose=0)
-    np.testing.assert_allclose(a.params, b.params, atol=1e-12)
-    np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-12)
+    for m in (b, c):
+        np.testing.assert_allclose(a.params, m.params, atol=1e-12)
+        np.testing.assert_allclose(a.predict(X), m.predict(X), atol=1e-12)
+    # a layer called on its own keeps its activation: probabilities, not the loss's logits
+    np.testing.assert_allclose(a.layers[0](X), a.predict(X), atol=1e-12)
+    np.testing.assert_allclose(c.layers[1](c.layers[0](X)), a.predict(X), atol=1e-12)
+    assert a.layers[0]._fused_into_loss and c.layers[1]._fused_into_loss
+    c.compile(optimizer="adam", loss="mse")      # recompiled: nothing is fused any more
+    assert not c.layers[1]._fused_into_loss
+    np.testing.assert_allclose(c.predict(X), a.predict(X), atol=1e-12)
+
+
+@pytest.mark.parametrize("loss,k,act", [("mse", 3, None), ("binary_cross_entropy", 3, "sigmoid"),
+                                        ("binary_cross_entropy", 1, "sigmoid"), ("mse", 1, None)])
+def test_training_metrics_are_the_ones_evaluate_computes(loss, k, act):
+    """fit's accuracy (arg-max over outputs, threshold for one) and binary_accuracy (per
+    output) from the C plan equal evaluate's on the same weights (lr = 0)."""
+    X, y = data(64, k=max(k, 2))
+    Y = D.one_hot(y, k) if k > 1 else y[:, None].astype(float)
+    m = make([fn.Dense(6, k, activation=act)], loss=loss, opt=fn.SGD(0.0),
+             metrics=("accuracy", "binary_accuracy"))
+    m.build(6)
+    assert m._train_plan(8) is not None            # the numbers come from the C plan
+    h = m.fit(X, Y, epochs=1, batch_size=8, verbose=0).history
+    ev = m.evaluate(X, Y)
+    for name in ("accuracy", "binary_accuracy"):
+        assert h[name][0] == pytest.approx(ev[name], abs=1e-12)
+    if k > 1:
+        assert h["accuracy"][0] != pytest.approx(h["binary_accuracy"][0])
+
+
+def test_an_optimizer_steps_one_model():
+    """Keras and torch.optim tie an optimizer to its parameters. Here a second model is
+    refused with a ValueError: the state arenas are sized for the first (a larger model
+    stepped through them wrote past their end), and a same-sized one would inherit its
+    moments and step count."""
+    X, y = data(32)
+    opt = fn.Adam(1e-2)
+    a = make([fn.Dense(6, 3)], opt=opt)
+    a.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    for layers in ([fn.Dense(6, 16), fn.Dense(16, 3)], [fn.Dense(6, 3)]):
+        with pytest.raises(ValueError, match="another model's parameters"):
+            make(layers, opt=opt)
+    shared = fn.SGD(0.1, momentum=0.9)             # compiled into two, trained in one
+    b, c = make([fn.Dense(6, 3)], opt=shared), make([fn.Dense(6, 16), fn.Dense(16, 3)],
+                                                    opt=shared)
+    c.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    for step in (lambda: b.fit(X, y, epochs=1, verbose=0), lambda: b.train_on_batch(X, y)):
+        with pytest.raises(ValueError, match="another model's parameters"):
+            step()
+    with pytest.raises(ValueError, match="another model's parameters"):
+        shared.step(np.zeros(3), np.zeros(3))
+    it = opt.iterations
+    a.compile(optimizer=opt, loss="softmax_cross_entropy")   # the same model again: kept
+    a.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    assert opt.iterations == it + 4
+    a.build(6)                                     # new weights: the old moments go
+    assert opt.iterations == 0 and not opt.state
+    a.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    assert opt.iterations == 4
+    opt.state["m"] = np.zeros(5)                   # state that does not fit is refused
+    opt._arena = None
+    with pytest.raises(ValueError, match="state 'm' does not match the parameters"):
+        a.fit(X, y, epochs=1, verbose=0)
+
+
+def test_keras_spellings_of_shapes_labels_and_metrics():
+    X, y = data(40)
+    m = fn.Sequential([fn.Dense(3)])
+    m.compile(loss="softmax_cross_entropy", metrics="accuracy")   # one metric as a string
+    assert [n for n, _ in m.metrics] == ["accuracy"]
+    m.build((None, 6))                             # Keras's batch axis first
+    assert m.input_shape == (6,)
+    for bad in ((None,), (0,), (None, None), "six", 1.5, (-3,), (True,)):
+        with pytest.raises(ValueError, match="input_shape"):
+            fn.Sequential([fn.Dense(3)]).build(bad)
+    a, b = make([fn.Dense(6, 3)]), make([fn.Dense(6, 3)])
+    a.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    b.fit(X, y[:, None], epochs=2, batch_size=8, verbose=0)   # a column of labels
+    np.testing.assert_array_equal(a.params, b.params)
+    assert type(a.history.history["loss"][0]) is float
+
+
+def test_validation_sample_weights_are_used():
+    X, y = data(60)
+    sw = np.linspace(0.0, 2.0, 20)
+    m = make([fn.Dense(6, 3)], opt=fn.SGD(0.0))
+    h = m.fit(X[:40], y[:40], epochs=1, verbose=0, validation_data=(X[40:], y[40:], sw))
+    weighted = m.evaluate(X[40:], y[40:], sample_weight=sw)["loss"]
+    assert h.history["val_loss"][0] == pytest.approx(weighted, abs=1e-12)
+    assert weighted != pytest.approx(m.evaluate(X[40:], y[40:])["loss"])
+    h = m.fit(X, y, epochs=1, verbose=0, sample_weight=np.r_[np.ones(40), sw],
+              validation_split=1 / 3)             # split like X and y, as Keras does
+    assert h.history["val_loss"][0] == pytest.approx(weighted, abs=1e-12)
+    for bad, match in ((sw[:5], "one weight per sample"), (-sw, "finite and >= 0")):
+        with pytest.raises(ValueError, match=match):
+            m.fit(X[:40], y[:40], verbose=0, validation_data=(X[40:], y[40:], bad))
+        with pytest.raises(ValueError, match=match):
+            m.evaluate(X[40:], y[40:], sample_weight=bad)
 
 
 @pytest.mark.parametrize("loss,out_act,k", [("softmax_cross_entropy", None, 3),
@@ -279,11 +379,21 @@ def test_predict_applies_the_output_activation_like_the_numpy_backend(loss, out_
     np.testing.assert_allclose(p, want, atol=1e-12)
 
 
+def unaligned(x):
+    """A C-contiguous copy of x one byte off its element alignment."""
+    buf = np.empty(x.nbytes + 1, np.uint8)
+    out = np.frombuffer(buf[1:].data, x.dtype).reshape(x.shape)
+    out[...] = x
+    assert not out.flags.aligned
+    return out
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_predict_fast_path_agrees_and_leaves_anything_unusual_to_the_checks(dtype, threads):
     """model.predict hands a ready array straight to the cached C plan; every other input
-    (lists, other dtypes, strided views, other batch sizes or thread counts, NaN, wrong
-    shapes) takes the general path, which converts it or raises the usual error."""
+    (lists, other dtypes, strided views, byte-swapped or unaligned arrays, other batch
+    sizes or thread counts, NaN, wrong shapes) takes the general path, which converts it
+    or raises the usual error."""
     X, y = data(23)
     a, b = (make([fn.Dense(6, 5, activation="relu"), fn.Dense(5, 3)], dtype=dtype, backend=be)
             for be in ("c", "numpy"))
@@ -296,7 +406,8 @@ def test_predict_fast_path_agrees_and_leaves_anything_unusual_to_the_checks(dtyp
         for x, bs in [(Xd, 1024), (Xd, 1024), (Xd[:1], 1024), (Xd[:1], 1024), (Xd, 5),
                       (Xd[:4], 5), (Xd[:9], 5), (Xd[:4], 30), (Xd[:4], 23),
                       (Xd.tolist(), 1024), (X.astype(np.float16), 1024),
-                      (np.asfortranarray(Xd), 7), (Xd[::2], 1024), (Xd[:, None, :][:, 0], 3)]:
+                      (np.asfortranarray(Xd), 7), (Xd[::2], 1024), (Xd[:, None, :][:, 0], 3),
+                      (Xd.astype(Xd.dtype.newbyteorder()), 1024), (unaligned(Xd), 1024)]:
             p = a.predict(x, batch_size=bs)
             assert p.dtype == np.dtype(dtype) and p.shape == (len(x), 3)
             np.testing.assert_allclose(p, b.predict(x, batch_size=bs), atol=tol)
@@ -317,6 +428,31 @@ def test_predict_fast_path_agrees_and_leaves_anything_unusual_to_the_checks(dtyp
     for bs in (0, -3, True, 2.0):
         with pytest.raises(ValueError, match="batch_size"):
             a.predict(Xd, batch_size=bs)
+
+
+def test_predict_from_several_threads_equals_one_at_a_time():
+    """The cached inference plan's buffers serve one call at a time, so threads sharing a
+    model (a web server's workers) get what sequential calls get."""
+    import threading
+    m = fn.Sequential([fn.Dense(16, 64, activation="relu"), fn.Dense(64, 5)], seed=0)
+    m.build(16)
+    Xs = [np.random.default_rng(i).standard_normal((300, 16)).astype(np.float32)
+          for i in range(4)]
+    want = [m.predict(x) for x in Xs] + [m.predict(x[:1]) for x in Xs]
+    bad = []
+
+    def work(i):
+        for _ in range(30):
+            x = Xs[i % 4] if i < 4 else Xs[i % 4][:1]
+            if not np.array_equal(m.predict(x), want[i]):
+                bad.append(i)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not bad
 
 
 def test_one_hot_targets_equal_integer_labels():
