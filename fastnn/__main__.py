@@ -180,8 +180,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastnn: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, RuntimeError) as e:
-        print(f"fastnn {args.command}: error: {e}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, RuntimeError, MemoryError, OverflowError) as e:
+        print(f"fastnn {args.command}: error: {e or type(e).__name__}", file=sys.stderr)
         return 1
 
 

@@ -105,8 +105,16 @@ def train_test_split(*arrays, test_size=0.25, shuffle=True, seed=0, stratify=Non
     rng = np.random.default_rng(seed)
     if stratify is not None:
         stratify = np.asarray(stratify)
+        if stratify.shape != (n,):
+            raise ValueError(f"stratify must hold one class per sample ({n}); got shape "
+                             f"{stratify.shape}")
+        if stratify.dtype.kind == "f" and not np.isfinite(stratify).all():
+            raise ValueError("stratify contains non-finite values")
         test = np.concatenate([rng.permutation(np.flatnonzero(stratify == c))[
             :int(round(n_test * np.mean(stratify == c)))] for c in np.unique(stratify)])
+        if not 0 < test.size < n:
+            raise ValueError(f"stratify leaves no test or no train samples of {n} (too few "
+                             "samples per class for this test_size)")
         train = np.setdiff1d(np.arange(n), test)
         test, train = rng.permutation(test), rng.permutation(train)
     else:

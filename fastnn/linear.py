@@ -34,7 +34,8 @@ def _two_classes(y, n, name):
 
 class _Neuron:
     def __init__(self, lr, epochs, seed, dtype):
-        if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+        if isinstance(lr, bool) or not (isinstance(lr, (int, float, np.floating, np.integer))
+                                        and np.isfinite(lr) and lr > 0):
             raise ValueError(f"{type(self).__name__}: lr must be positive. Received: lr={lr!r}")
         self.lr, self.epochs = float(lr), check_positive_int(epochs, "epochs")
         self.seed, self.dtype = seed, np.dtype(dtype)
@@ -83,6 +84,10 @@ class Perceptron(_Neuron):
         for _ in range(self.epochs):
             order = rng.permutation(X.shape[0]) if self.shuffle else np.arange(X.shape[0])
             self.errors_.append(int(_classic.perceptron_epoch(X, t, w, b, order, self.lr)))
+            if not (np.isfinite(w).all() and np.isfinite(b).all()):
+                raise FloatingPointError(
+                    f"Perceptron weights overflowed at epoch {len(self.errors_)} (lr={self.lr} "
+                    "on these inputs): scale X (e.g. fastnn.datasets.StandardScaler) or lower lr")
             if self.errors_[-1] == 0:
                 break
         self.coef_, self.intercept_ = w, b

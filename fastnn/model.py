@@ -167,9 +167,10 @@ class Sequential(FitMixin):
     def _penalty(self):
         return sum(layer.penalty() for layer in self.layers)
 
-    def predict(self, X, batch_size=1024, allow_nonfinite=False):
+    def predict(self, X, batch_size=1024, allow_nonfinite=False, verbose=0):
         """Outputs for ``X`` in inference mode, in batches: probabilities for softmax /
-        sigmoid cross-entropy models, raw outputs otherwise. Shape ``[n, outputs]``."""
+        sigmoid cross-entropy models, raw outputs otherwise. Shape ``[n, outputs]``.
+        ``verbose`` is accepted as Keras code passes it; predict prints nothing."""
         cached = self._pplan               # an array ready as is goes straight to C
         if cached is not None and cached[1] is not None and type(batch_size) is int \
                 and 0 < batch_size < 2**62:

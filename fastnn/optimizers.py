@@ -52,7 +52,10 @@ class Optimizer:
     def current_lr(self, step=None):
         """Learning rate for ``step`` (default: the next step)."""
         step = self.iterations + 1 if step is None else step
-        lr = float(self.lr(step)) if callable(self.lr) else self.lr
+        try:
+            lr = float(self.lr(step)) if callable(self.lr) else self.lr
+        except OverflowError:  # e.g. ExponentialDecay with decay_rate > 1, far on
+            lr = math.inf
         if not (math.isfinite(lr) and lr >= 0):
             raise ValueError(f"{type(self).__name__}: learning-rate schedule gave lr={lr} at "
                              f"step {step}")

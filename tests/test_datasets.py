@@ -157,5 +157,10 @@ def test_helpers():
     assert oh.tolist() == [[0, 0, 1], [1, 0, 0]]
     a, b, c, d = D.train_test_split(np.arange(10), np.arange(10) * 2, test_size=0.3)
     assert len(a) == 7 and len(b) == 3 and (c == 2 * a).all()
+    for strat, match in ((np.arange(8) % 2, "one class per sample"),
+                         (np.full(10, np.nan), "non-finite"),
+                         (np.arange(10), "leaves no test")):   # one sample per class
+        with pytest.raises(ValueError, match=match):
+            D.train_test_split(np.arange(10), test_size=0.3, stratify=strat)
     Z = D.standardize(np.array([[1.0, 2.0], [3.0, 2.0]]))
     assert np.allclose(Z.mean(0), 0)

@@ -25,6 +25,15 @@ def test_perceptron_reports_xor_non_convergence():
     assert not p.converged_ and p.n_iter_ == 30 and p.score(X, y) < 1.0
 
 
+def test_perceptron_overflow_is_an_error_not_a_convergence_warning():
+    X, y = fn.datasets.logic_gate("xor")
+    with pytest.raises(FloatingPointError, match="weights overflowed"):
+        fn.Perceptron(lr=1e308).fit(X * 1e10, y)
+    assert fn.Perceptron(lr=np.float32(0.5)).lr == 0.5      # NumPy scalars are numbers too
+    with pytest.raises(ValueError, match="lr must be positive"):
+        fn.Perceptron(lr=True)
+
+
 def test_perceptron_rule_matches_a_python_reference():
     r = np.random.default_rng(0)
     X = r.standard_normal((40, 3))

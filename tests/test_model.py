@@ -411,6 +411,7 @@ def test_predict_fast_path_agrees_and_leaves_anything_unusual_to_the_checks(dtyp
             p = a.predict(x, batch_size=bs)
             assert p.dtype == np.dtype(dtype) and p.shape == (len(x), 3)
             np.testing.assert_allclose(p, b.predict(x, batch_size=bs), atol=tol)
+    np.testing.assert_array_equal(a.predict(Xd, verbose=0), a.predict(Xd))  # Keras's call
     a.predict(Xd)                                     # the plan for this batch is cached
     plan = a._pplan[1]
     a.predict(Xd[:1])                                 # and serves single samples too
@@ -510,6 +511,9 @@ def test_learning_rate_schedules():
     assert c(5) == 0.5 and c(10) == 1.0 and np.isclose(c(110), 0.0)
     opt = fn.SGD(lambda step: 0.1 / step)
     assert opt.current_lr(4) == 0.025
+    grow = fn.SGD(fn.ExponentialDecay(0.1, decay_steps=1, decay_rate=10.0))
+    with pytest.raises(ValueError, match="schedule gave lr=inf at step 400"):
+        grow.current_lr(400)                       # 10**400 overflows a float
 
 
 @pytest.mark.parametrize("bad,match", [
