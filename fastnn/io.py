@@ -154,26 +154,27 @@ def save_model(model, path, epoch=None):
     _atomic_write(path, _pack(model_header(model, epoch), arrays))
 
 
-def save_weights_npz(model, path):
-    """Weights only, as a NumPy ``.npz`` of ``layer{i}.{name}`` arrays (interoperability)."""
-    out = {}
-    for i, layer in enumerate(model.layers):
-        for (name, _), p in zip(layer.param_specs(), layer.params):
-            out[f"layer{i}.{name}"] = p
-        for (name, _, _), b in zip(layer.buffer_specs(), layer.buffers):
-            out[f"layer{i}.{name}"] = b
-    _atomic_write(path, None, write=lambda f: np.savez(f, **out))
-
-
-def load_weights_npz(model, path):
-    """Set ``model``'s weights from a ``.npz`` written by ``save_weights_npz``: every array
-    it needs, of the right shape and finite, checked before any weight changes."""
+def _weight_views(model):
+    """``{"layer{i}.{name}": view}`` of every parameter and buffer, as the .npz names them."""
     views = {}
     for i, layer in enumerate(model.layers):
         for (name, _), p in zip(layer.param_specs(), layer.params):
             views[f"layer{i}.{name}"] = p
         for (name, _, _), b in zip(layer.buffer_specs(), layer.buffers):
             views[f"layer{i}.{name}"] = b
+    return views
+
+
+def save_weights_npz(model, path):
+    """Weights only, as a NumPy ``.npz`` of ``layer{i}.{name}`` arrays (interoperability)."""
+    out = _weight_views(model)
+    _atomic_write(path, None, write=lambda f: np.savez(f, **out))
+
+
+def load_weights_npz(model, path):
+    """Set ``model``'s weights from a ``.npz`` written by ``save_weights_npz``: every array
+    it needs, of the right shape and finite, checked before any weight changes."""
+    views = _weight_views(model)
     shown = os.fspath(path)
     try:
         with np.load(shown, allow_pickle=False) as z:
