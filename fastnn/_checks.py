@@ -50,15 +50,16 @@ def finite(name, a):
 
 
 def array(name, a, dtype=None):
-    """A C-contiguous float32/float64 array (copied if needed); dtype must match if given."""
+    """A C-contiguous, aligned float32/float64 array (copied if needed); dtype must match
+    if given."""
     if not isinstance(a, np.ndarray):
         a = np.asarray(a)
     if a.dtype not in FLOATS:
         raise TypeError(f"{name} must be a float32 or float64 array, got dtype={a.dtype}")
     if dtype is not None and a.dtype != dtype:
         raise TypeError(f"{name} has dtype={a.dtype} but the other arrays are {dtype}")
-    if not a.flags.c_contiguous:
-        a = np.ascontiguousarray(a)
+    if not (a.flags.c_contiguous and a.flags.aligned):  # the kernels assume both
+        a = np.require(a, requirements=["C", "A"])
     return finite(name, a)
 
 

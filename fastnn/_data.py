@@ -55,12 +55,18 @@ def check_x(X, dtype, input_shape=None, name="X", allow_nonfinite=False):
                          f"{tuple(input_shape)}")
     if math.prod(arr.shape[1:]) == 0:
         raise ValueError(f"{name} has no features (shape {arr.shape})")
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    out = _c_array(arr, dtype)
     if not allow_nonfinite and arr.dtype.kind == "f" and not all_finite(out):
         where, val = _first_nonfinite(out)
         raise ValueError(f"{name} contains non-finite values ({val} at index {where}); clean "
                          "the data or pass allow_nonfinite=True")
     return out
+
+
+def _c_array(arr, dtype):
+    """arr as a C-contiguous, aligned ndarray of dtype (copied only when it is not): the
+    kernels' element loads assume alignment (UBSan aborts on a misaligned one)."""
+    return np.require(arr, dtype=dtype, requirements=["C", "A", "E"])
 
 
 def check_y(y, n, loss, n_outputs, dtype, name="y"):
@@ -88,7 +94,7 @@ def check_y(y, n, loss, n_outputs, dtype, name="y"):
         raise ValueError(f"{name} must have shape ({n}, {n_outputs})"
                          + (f" or ({n},) integer labels" if loss.classification else "")
                          + f" for this model; got {arr.shape}")
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    out = _c_array(arr, dtype)
     if not np.isfinite(out).all():
         where, val = _first_nonfinite(out)
         raise ValueError(f"{name} contains non-finite values ({val} at index {where})")
@@ -106,7 +112,7 @@ def check_sample_weight(sw, n, dtype, name="sample_weight"):
         raise ValueError(f"{name} must have one weight per sample ({n}); got shape {np.shape(sw)}")
     if not np.isfinite(arr).all() or arr.min() < 0:
         raise ValueError(f"{name} must be finite and >= 0")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _c_array(arr, dtype)
 
 
 def check_positive_int(value, name, allow_none=False):

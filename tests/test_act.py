@@ -128,6 +128,10 @@ def test_in_place_and_out():
     np.testing.assert_allclose(out, expect)
     ops.tanh(x, out=x)
     np.testing.assert_allclose(x, expect)
+    buf = np.empty(x.nbytes + 1, np.uint8)          # unaligned input: read through a copy
+    odd = np.frombuffer(buf[1:].data, x.dtype)
+    odd[...] = np.linspace(-2, 2, 11)
+    np.testing.assert_allclose(ops.tanh(odd), expect)
 
 
 @pytest.mark.parametrize("call", [
