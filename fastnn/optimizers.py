@@ -29,25 +29,77 @@ def _check(cls, name, value, lo=0.0, hi=math.inf, lo_open=False, hi_open=False):
     return float(value)
 
 
+class _Hyper:
+    """A hyperparameter's bounds, as a class attribute. ``Optimizer.__setattr__`` checks
+    every assignment against them, not only the constructor's, so ``opt.beta1 = 5``
+    between two fits is refused as ``Adam(beta1=5)`` is (the update kernels take the
+    values as they are). Reads are plain instance attributes. ``optional``: None is
+    allowed (off); ``schedule``: a callable ``lr(step)`` is allowed."""
+
+    def __init__(self, lo=0.0, hi=math.inf, lo_open=False, hi_open=False, optional=False,
+                 schedule=False):
+        self.bounds = dict(lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open)
+        self.optional, self.schedule = optional, schedule
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def check(self, obj, value):
+        if (value is None and self.optional) or (self.schedule and callable(value)):
+            return value
+        return _check(type(obj).__name__, self.name, value, **self.bounds)
+
+
+# Keras's names for the hyperparameters that fastnn spells as torch.optim does
+_KERAS_NAMES = {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps",
+                "global_clipnorm": "clipnorm"}
+
+
 class Optimizer:
-    """Base class: holds hyperparameters and per-parameter state arenas."""
+    """Base class: holds hyperparameters and per-parameter state arenas.
+
+    ``learning_rate=`` (Keras's name) is accepted for ``lr``, and the property
+    ``learning_rate`` reads and sets it.
+    """
 
     state_names = ()
+    default_lr = 0.001
+    lr = _Hyper(schedule=True)
+    weight_decay = _Hyper()
+    clipnorm = _Hyper(lo_open=True, optional=True)
+    clipvalue = _Hyper(lo_open=True, optional=True)
 
-    def __init__(self, lr, weight_decay=0.0, clipnorm=None, clipvalue=None):
+    def __init__(self, lr=None, weight_decay=0.0, clipnorm=None, clipvalue=None, *,
+                 learning_rate=None, **unknown):
         cls = type(self).__name__
-        if callable(lr):
-            self.lr = lr
-        else:
-            self.lr = _check(cls, "lr", lr)
-        self.weight_decay = _check(cls, "weight_decay", weight_decay)
-        self.clipnorm = None if clipnorm is None else _check(cls, "clipnorm", clipnorm,
-                                                             lo_open=True)
-        self.clipvalue = None if clipvalue is None else _check(cls, "clipvalue", clipvalue,
-                                                               lo_open=True)
+        if unknown:
+            k = next(iter(unknown))
+            hint = f"; fastnn spells it {_KERAS_NAMES[k]!r}" if k in _KERAS_NAMES else ""
+            raise TypeError(f"{cls} got an unexpected keyword argument {k!r}{hint}")
+        if learning_rate is not None:
+            if lr is not None:
+                raise TypeError(f"{cls}: pass lr or learning_rate, not both")
+            lr = learning_rate
+        self.lr = self.default_lr if lr is None else lr
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue = clipnorm, clipvalue
         self.iterations = 0          # steps taken; the next step is iterations + 1
         self.state = {}
         self._arena = None           # weak reference to the parameter arena it steps
+
+    def __setattr__(self, name, value):
+        spec = getattr(type(self), name, None)
+        if isinstance(spec, _Hyper):
+            value = spec.check(self, value)
+        object.__setattr__(self, name, value)
+
+    @property
+    def learning_rate(self):
+        return self.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.lr = value
 
     def current_lr(self, step=None):
         """Learning rate for ``step`` (default: the next step)."""
@@ -146,10 +198,13 @@ class SGD(Optimizer):
     Full-batch gradient descent is ``fit(..., batch_size=None)`` with this optimizer.
     """
 
-    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, dampening=0.0, **kw):
+    default_lr = 0.01
+    momentum = _Hyper(hi=1.0, hi_open=True)
+    dampening = _Hyper(hi=1.0)
+
+    def __init__(self, lr=None, momentum=0.0, nesterov=False, dampening=0.0, **kw):
         super().__init__(lr, **kw)
-        self.momentum = _check("SGD", "momentum", momentum, hi=1.0, hi_open=True)
-        self.dampening = _check("SGD", "dampening", dampening, hi=1.0)
+        self.momentum, self.dampening = momentum, dampening
         self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening == 0. "
@@ -170,13 +225,15 @@ class SGD(Optimizer):
 class Adagrad(Optimizer):
     """Adaptive per-weight steps lr / sqrt(Σg²) (Duchi et al. 2011)."""
     state_names = ("sum",)
+    default_lr = 0.01
+    lr_decay = _Hyper()
+    eps = _Hyper(lo_open=True)
+    initial_accumulator_value = _Hyper()
 
-    def __init__(self, lr=0.01, lr_decay=0.0, eps=1e-10, initial_accumulator_value=0.0, **kw):
+    def __init__(self, lr=None, lr_decay=0.0, eps=1e-10, initial_accumulator_value=0.0, **kw):
         super().__init__(lr, **kw)
-        self.lr_decay = _check("Adagrad", "lr_decay", lr_decay)
-        self.eps = _check("Adagrad", "eps", eps, lo_open=True)
-        self.initial_accumulator_value = _check("Adagrad", "initial_accumulator_value",
-                                                initial_accumulator_value)
+        self.lr_decay, self.eps = lr_decay, eps
+        self.initial_accumulator_value = initial_accumulator_value
 
     def build(self, n, dtype):
         self.state = {"sum": np.full(n, self.initial_accumulator_value, dtype=dtype)}
@@ -193,11 +250,13 @@ class Adagrad(Optimizer):
 class RMSProp(Optimizer):
     """Divide by a running RMS of gradients (Hinton 2012); ``centered`` per Graves (2013)."""
 
-    def __init__(self, lr=0.001, rho=0.9, eps=1e-7, momentum=0.0, centered=False, **kw):
+    rho = _Hyper(hi=1.0, hi_open=True)
+    eps = _Hyper(lo_open=True)
+    momentum = _Hyper(hi=1.0, hi_open=True)
+
+    def __init__(self, lr=None, rho=0.9, eps=1e-7, momentum=0.0, centered=False, **kw):
         super().__init__(lr, **kw)
-        self.rho = _check("RMSProp", "rho", rho, hi=1.0, hi_open=True)
-        self.eps = _check("RMSProp", "eps", eps, lo_open=True)
-        self.momentum = _check("RMSProp", "momentum", momentum, hi=1.0, hi_open=True)
+        self.rho, self.eps, self.momentum = rho, eps, momentum
         self.centered = bool(centered)
 
     def active_state(self):
@@ -217,13 +276,13 @@ class RMSProp(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015), optional AMSGrad (Reddi et al. 2018); L2 ``weight_decay``."""
     decoupled = False
+    beta1 = _Hyper(hi=1.0, hi_open=True)
+    beta2 = _Hyper(hi=1.0, hi_open=True)
+    eps = _Hyper(lo_open=True)
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False, **kw):
+    def __init__(self, lr=None, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False, **kw):
         super().__init__(lr, **kw)
-        cls = type(self).__name__
-        self.beta1 = _check(cls, "beta1", beta1, hi=1.0, hi_open=True)
-        self.beta2 = _check(cls, "beta2", beta2, hi=1.0, hi_open=True)
-        self.eps = _check(cls, "eps", eps, lo_open=True)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.amsgrad = bool(amsgrad)
 
     def active_state(self):
@@ -243,7 +302,7 @@ class AdamW(Adam):
     """Adam with decoupled weight decay p ← p(1 - lr·wd) (Loshchilov & Hutter 2019)."""
     decoupled = True
 
-    def __init__(self, lr=0.001, weight_decay=0.01, **kw):
+    def __init__(self, lr=None, weight_decay=0.01, **kw):
         super().__init__(lr, weight_decay=weight_decay, **kw)
 
 

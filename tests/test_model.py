@@ -530,6 +530,45 @@ def test_bad_hyperparameters_name_the_value(bad, match):
         bad()
 
 
+def test_hyperparameters_are_checked_when_changed_after_construction():
+    """The update kernels take hyperparameters as they are; a value set between two fits
+    (or by a callback) is checked as the constructor checks it."""
+    X, y = data(32)
+    opt = fn.Adam(1e-2)
+    m = make([fn.Dense(6, 3)], opt=opt)
+    m.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    before = m.params.copy()
+    for name, value in (("beta1", 5), ("beta2", 1.0), ("eps", 0), ("lr", -1e-3),
+                        ("lr", float("nan")), ("weight_decay", "0.1"), ("clipnorm", 0)):
+        with pytest.raises(ValueError, match=f"Adam: {name} must be"):
+            setattr(opt, name, value)
+    assert (opt.beta1, opt.beta2, opt.eps, opt.lr) == (0.9, 0.999, 1e-8, 1e-2)
+    opt.beta1, opt.clipnorm, opt.lr = 0.5, None, fn.StepDecay(1e-2, 10)   # valid: taken
+    m.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(m.params).all() and not np.array_equal(m.params, before)
+    with pytest.raises(ValueError, match="SGD: momentum must be"):
+        fn.SGD().momentum = 1.0
+    with pytest.raises(ValueError, match="RMSProp: rho must be"):
+        fn.RMSProp().rho = -0.1
+
+
+def test_keras_optimizer_spellings():
+    assert fn.Adam(learning_rate=3e-4).lr == 3e-4 and fn.SGD(learning_rate=0.5).lr == 0.5
+    opt = fn.RMSProp()
+    opt.learning_rate = 0.02                     # Keras's attribute reads and sets lr
+    assert opt.lr == opt.learning_rate == 0.02 and opt.current_lr() == 0.02
+    assert (fn.SGD().lr, fn.Adagrad().lr, fn.RMSProp().lr, fn.Adam().lr) == \
+        (0.01, 0.01, 0.001, 0.001)               # each default as before
+    with pytest.raises(TypeError, match="not both"):
+        fn.Adam(lr=1e-3, learning_rate=1e-3)
+    with pytest.raises(TypeError, match="'beta_1'; fastnn spells it 'beta1'"):
+        fn.Adam(beta_1=0.9)
+    with pytest.raises(TypeError, match="'epsilon'; fastnn spells it 'eps'"):
+        fn.Adam(epsilon=1e-7)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nesterovv'"):
+        fn.SGD(nesterovv=True)
+
+
 @pytest.mark.parametrize("X,y,match", [
     (np.zeros((4, 5)), np.zeros(4, int), "features"),
     (np.zeros((0, 6)), np.zeros(0, int), "empty"),
