@@ -4,7 +4,6 @@ implementations: the C kernels (``fastnn.ops``) and their NumPy twins (``fastnn.
 Layers call ``self._be.<op>``; a model built with ``backend="numpy"`` runs every step
 through the reference twins, which is how tests check the C path end to end.
 """
-import numpy as np
 
 from fastnn import activations as A
 from fastnn._checks import allow_nonfinite
@@ -177,7 +176,3 @@ def get_backend(name):
 
 def default_backend():
     return get_backend("c")
-
-
-def as_array(x, dtype):
-    return np.ascontiguousarray(x, dtype=dtype)

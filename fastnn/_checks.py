@@ -1,9 +1,9 @@
 """Argument validation shared by fastnn.ops: clear TypeError/ValueError naming the bad
 argument and echoing its value, before any C kernel runs.
 
-Inputs that are not C-contiguous are copied (np.ascontiguousarray); arrays written in
-place (``out=``, optimizer parameters and state) must already be C-contiguous and
-writeable, because a copy would silently drop the update.
+Inputs that are not C-contiguous or not aligned are copied (np.require); arrays written
+in place (``out=``, optimizer parameters and state) must already be C-contiguous,
+aligned and writeable, because a copy would silently drop the update.
 """
 import contextlib
 import contextvars
@@ -75,6 +75,9 @@ def inout(name, a, dtype, shape):
         raise ValueError(f"{name} must be C-contiguous (it is written in place)")
     if not a.flags.writeable:
         raise ValueError(f"{name} is read-only (it is written in place)")
+    if not a.flags.aligned:
+        raise ValueError(f"{name} is not aligned to its item size (a view at an odd offset of "
+                         "a byte buffer?); it is written in place, so pass an aligned array")
     return a
 
 

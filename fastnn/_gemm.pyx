@@ -62,11 +62,14 @@ def parse_activation(activation):
 
 cdef cnp.ndarray _matrix(x, str name, int typenum):
     """x as a 2-D ndarray; lists are converted (to the dtype of a when typenum >= 0), and
-    arrays not in the machine's byte order are copied into it."""
+    arrays not in the machine's byte order or not aligned to their item size (views of
+byte buffers) are copied."""
     if not isinstance(x, np.ndarray):
         x = np.asarray(x) if typenum < 0 else np.asarray(x, dtype=cnp.PyArray_DescrFromType(typenum))
     if not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>x):  # the kernels read native floats
         x = x.astype(x.dtype.newbyteorder("="))
+    elif not cnp.PyArray_ISALIGNED(<cnp.ndarray>x):  # and aligned ones (C's rule)
+        x = np.require(x, requirements=["A"])
     if cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
         raise ValueError(f"{name} must be a 2-D array; got {name}.ndim={x.ndim} "
                          f"(shape {x.shape})")
@@ -108,6 +111,9 @@ cdef int _output(cnp.ndarray x, str name, cnp.npy_intp m, cnp.npy_intp n, int ty
         raise ValueError(f"{name} must have shape {(m, n)}; got {name}.shape={(<object>x).shape}")
     if not cnp.PyArray_ISWRITEABLE(x):
         raise ValueError(f"{name} is read-only")
+    if not cnp.PyArray_ISALIGNED(x):
+        raise ValueError(f"{name} is not aligned to its item size (a view at an odd offset "
+                         f"of a byte buffer?); it is written in place, so pass an aligned array")
     return 0
 
 
@@ -171,6 +177,8 @@ cdef int _set_epilogue(fnn_epilogue *epi, activation, bias, preact, dact_y, cnp.
             bias = np.asarray(bias, dtype=(<object>out).dtype)
         arr = bias
         _check_dtype(arr, "bias", typenum)
+        if not cnp.PyArray_ISALIGNED(arr):
+            arr = bias = np.require(bias, requirements=["A"])
         if cnp.PyArray_NDIM(arr) != 1 or cnp.PyArray_DIM(arr, 0) != n:
             raise ValueError(f"bias must have shape ({n},); got bias.shape={(<object>arr).shape}")
         if n > 1 and cnp.PyArray_STRIDE(arr, 0) != cnp.PyArray_ITEMSIZE(arr):
@@ -357,7 +365,7 @@ def nonzeros(x):
     """(indices, values) of the non-zero entries of a 1-D float array, NaN included, in
     order, from the row scan of the sparse first layer (plan.c sp_build: one bit per entry),
     for tests."""
-    x = np.ascontiguousarray(x)
+    x = np.require(x, requirements=["C", "A"])
     if x.ndim != 1 or x.dtype not in (np.float32, np.float64):
         raise ValueError(f"x must be a 1-D float32 or float64 array; got {x.dtype} {x.shape}")
     cdef Py_ssize_t n = x.shape[0]
@@ -385,7 +393,7 @@ def sparse_product(x, b, Py_ssize_t kp, bint grad=False):
     x, b = _matrix(x, "x", -1), _matrix(b, "b", -1)
     if x.dtype not in (np.float32, np.float64) or b.dtype != x.dtype:
         raise TypeError(f"x and b must be float32 or float64 of one dtype; got {x.dtype}, {b.dtype}")
-    x, b = np.ascontiguousarray(x), np.ascontiguousarray(b)
+    x, b = np.require(x, requirements=["C", "A"]), np.require(b, requirements=["C", "A"])
     cdef Py_ssize_t m = x.shape[0], k = x.shape[1], n = b.shape[1], e = 0
     if b.shape[0] != (m if grad else k):
         raise ValueError(f"b must have {m if grad else k} rows; got {b.shape[0]}")

@@ -256,6 +256,36 @@ def test_byte_swapped_operands_are_read_as_numbers(rng):
         np.testing.assert_array_equal(ops.matmul(x, y), want)
 
 
+def odd_copy(x):
+    """x's values in an array one byte past an aligned address (a view of a byte buffer)."""
+    buf = np.empty(x.nbytes + 1, np.uint8)
+    y = np.frombuffer(buf[1:].data, x.dtype).reshape(x.shape)
+    y[...] = x
+    assert not y.flags.aligned
+    return y
+
+
+def test_unaligned_operands_are_copied_and_outputs_refused(rng):
+    """C forbids loading a float from an address that is not a multiple of its size (the
+    sanitizer CI run aborts on it), so unaligned inputs are read through a copy, and an
+    unaligned out= or preact=, written in place, is a ValueError."""
+    a, b = rng.standard_normal((5, 7)).astype(np.float32), rng.standard_normal((7, 3))
+    b = b.astype(np.float32)
+    bias, y = rng.standard_normal(3).astype(np.float32), rng.random((5, 3)).astype(np.float32)
+    want = ops.matmul(a, b, bias=bias, activation="tanh")
+    got = ops.matmul(odd_copy(a), odd_copy(b), bias=odd_copy(bias), activation="tanh")
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(ops.matmul(a, b, activation="tanh", dact_y=odd_copy(y)),
+                                  ops.matmul(a, b, activation="tanh", dact_y=y))
+    for kw in ({"out": odd_copy(want)}, {"preact": odd_copy(want)}):
+        with pytest.raises(ValueError, match=f"{next(iter(kw))} is not aligned"):
+            ops.matmul(a, b, **kw)
+    out = np.full_like(want, 7.0)
+    with pytest.raises(ValueError, match="param is not aligned"):
+        ops.sgd_step(odd_copy(bias), bias, 1, lr=0.1)
+    np.testing.assert_array_equal(ops.tanh(odd_copy(want), out=out), ops.tanh(want))
+
+
 def test_out_must_not_alias_inputs():
     a = np.ones((4, 4))
     with pytest.raises(ValueError, match="out must not share memory with a"):

@@ -118,8 +118,8 @@ def softmax_cross_entropy(logits, labels, class_weight=None, sample_weight=None,
     labels_arr = target = cw = sw = None
     lab = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
     if lab.ndim == 1 and lab.dtype.kind in "iu":
-        if lab.dtype != np.int64 or not lab.flags.c_contiguous:
-            lab = np.ascontiguousarray(lab, np.int64)
+        if lab.dtype != np.int64 or not (lab.flags.c_contiguous and lab.flags.aligned):
+            lab = np.require(lab, np.int64, ["C", "A"])
         labels_arr = _c.same_shape("labels", lab, (n,))
     elif lab.ndim == 1:
         raise TypeError(f"1-D labels must be integers, got dtype={lab.dtype}")
