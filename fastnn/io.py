@@ -165,6 +165,25 @@ def _weight_views(model):
     return views
 
 
+def as_weight(name, a, dtype, label=None):
+    """``a`` converted to ``dtype`` for the weight or buffer ``name`` (``layer{i}.kernel``,
+    ...). ValueError naming it (as ``label`` if given) unless it is real, finite once
+    converted (float64 beyond float32's range becomes inf) and, for a running variance,
+    not negative (its square root is taken)."""
+    a, label = np.asarray(a), label or name
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{label} must be real numbers; got dtype {a.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        c = a.astype(dtype)
+    if not np.isfinite(c).all():
+        bad = a.reshape(-1)[np.flatnonzero(~np.isfinite(c.reshape(-1)))[0]]
+        raise ValueError(f"{label} must be finite {np.dtype(dtype)} values; "
+                         f"it holds {float(bad)!r}")
+    if name.endswith("running_var") and (c < 0).any():
+        raise ValueError(f"{label} holds a negative variance ({float(c.min())!r})")
+    return c
+
+
 def save_weights_npz(model, path):
     """Weights only, as a NumPy ``.npz`` of ``layer{i}.{name}`` arrays (interoperability)."""
     out = _weight_views(model)
@@ -189,10 +208,13 @@ def load_weights_npz(model, path):
         raise ModelFileError(f"{shown}: the weights do not match this model's layers "
                              f"(missing {missing[:5]}, unexpected {extra[:5]})")
     for k, v in views.items():
-        a = got[k]
-        if a.shape != v.shape or a.dtype.kind not in "biuf" or not np.isfinite(a).all():
-            raise ModelFileError(f"{shown}: {k} must be finite numbers of shape {v.shape}; "
-                                 f"got shape {a.shape}, dtype {a.dtype}")
+        if got[k].shape != v.shape:
+            raise ModelFileError(f"{shown}: {k} must have shape {v.shape}; got shape "
+                                 f"{got[k].shape}")
+        try:
+            got[k] = as_weight(k, got[k], v.dtype)
+        except ValueError as e:
+            raise ModelFileError(f"{shown}: {e}") from None
     for k, v in views.items():
         v[...] = got[k]
 
@@ -311,6 +333,9 @@ def _load(path, header, payload, compile):
         if not np.isfinite(a).all():
             raise ModelFileError(f"{path}: '{key}' holds non-finite values")
         target[...] = a
+    for k, v in _weight_views(model).items():
+        if k.endswith("running_var") and (v < 0).any():
+            raise ModelFileError(f"{path}: {k} holds a negative variance ({float(v.min())!r})")
     training = header.get("training") or {}
     if not isinstance(training, dict):
         raise ModelFileError(f"{path}: 'training' must be an object")

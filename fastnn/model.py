@@ -237,17 +237,18 @@ class Sequential(FitMixin):
 
     def set_weights(self, weights):
         """Load arrays produced by ``get_weights`` (shapes must match)."""
+        from fastnn.io import _weight_views, as_weight
         self._require(compiled=False)
-        views = [p for layer in self.layers for p in layer.params + layer.buffers]
+        views = list(_weight_views(self).items())
+        weights = list(weights)
         if len(weights) != len(views):
             raise ValueError(f"set_weights expects {len(views)} arrays; got {len(weights)}")
-        for i, (v, w) in enumerate(zip(views, weights)):
+        for i, ((name, v), w) in enumerate(zip(views, weights)):
             w = np.asarray(w)
             if w.shape != v.shape:
-                raise ValueError(f"weight {i}: expected shape {v.shape}, got {w.shape}")
-            if w.dtype.kind not in "biuf" or not np.isfinite(w).all():
-                raise ValueError(f"weight {i} must be finite real numbers")
-        for v, w in zip(views, weights):
+                raise ValueError(f"weight {i} ({name}): expected shape {v.shape}, got {w.shape}")
+            weights[i] = as_weight(name, w, v.dtype, f"weight {i} ({name})")
+        for (_, v), w in zip(views, weights):
             v[...] = w
 
     def save(self, path, epoch=None):

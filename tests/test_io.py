@@ -87,7 +87,8 @@ def test_load_weights_refuses_what_does_not_fit_and_keeps_the_weights(tmp_path):
     np.savez(tmp_path / "nan.npz", **w)
     (tmp_path / "cut.npz").write_bytes((tmp_path / "w.npz").read_bytes()[:300])
     for model, name, match in ((small, "w.npz", "do not match this model's layers"),
-                               (m, "nan.npz", "must be finite numbers"),
+                               (m, "nan.npz", "layer3.bias must be finite float32 "
+                                              "values; it holds nan"),
                                (m, "cut.npz", "not a readable .npz"),
                                (m, "none.npz", "cannot read weights")):
         keep = model.params.copy()
@@ -258,6 +259,38 @@ def test_nonfinite_weights_in_a_file_are_refused(tmp_path):
     payload[entry["offset"]:entry["offset"] + 4] = np.float32(np.nan).tobytes()
     with pytest.raises(fn.ModelFileError, match="'params' holds non-finite values"):
         fn.load_model(_craft(tmp_path, header, bytes(payload)))
+
+
+def test_negative_running_variance_is_refused_everywhere(tmp_path):
+    """BatchNorm takes the running variance's square root at inference; a negative one
+    (never produced by training) is refused from a model file, a weights file and
+    set_weights, as weights beyond float32's range are."""
+    header, payload = _good_header(tmp_path)
+    entry = next(e for e in header["arrays"] if e["name"] == "buffers")
+    payload = bytearray(payload)
+    at = entry["offset"] + 32 * 4 + 8          # running_var[2], after 32 running means
+    payload[at:at + 4] = np.float32(-0.5).tobytes()
+    with pytest.raises(fn.ModelFileError, match=r"layer1.running_var holds a negative "
+                                                r"variance \(-0.5\)"):
+        fn.load_model(_craft(tmp_path, header, bytes(payload)))
+    m = build()
+    m.build((8,))
+    m.save_weights(tmp_path / "w.npz")
+    w = dict(np.load(tmp_path / "w.npz"))
+    before = m.get_weights()
+    for key, value, match in (("layer1.running_var", -1.0, "negative variance"),
+                              ("layer0.kernel", 1e39, "must be finite float32 values; "
+                                                      "it holds 1e\\+39")):
+        bad = dict(w)
+        bad[key] = np.full(w[key].shape, value)           # float64, as NumPy makes it
+        np.savez(tmp_path / "bad.npz", **bad)
+        with pytest.raises(fn.ModelFileError, match=match):
+            m.load_weights(tmp_path / "bad.npz")
+        with pytest.raises(ValueError, match=match):
+            m.set_weights([bad[k] for k in w])
+        for a, b in zip(m.get_weights(), before):
+            np.testing.assert_array_equal(a, b)
+    m.set_weights([w[k].astype(np.float64) for k in w])   # float64 in range: converted
 
 
 def test_missing_file_is_a_clear_error(tmp_path):

@@ -112,6 +112,10 @@ def test_validation():
         ops.batch_norm(x, g, b, np.zeros(3), np.ones(4))
     with pytest.raises(ValueError, match="at least one sample"):
         ops.batch_norm(np.ones((0, 3)), g, b, np.zeros(3), np.ones(3))
+    with pytest.raises(ValueError, match="at least one feature"):   # mean of no values
+        ops.layer_norm(np.ones((4, 0)), np.ones(0), np.zeros(0))
+    y, mean, invstd = ops.layer_norm(np.ones((0, 3)), g, b)       # no rows: nothing to do
+    assert y.shape == (0, 3) and mean.shape == invstd.shape == (0,)
     with pytest.raises(ValueError, match="2-D"):
         ops.layer_norm(np.ones(3), g, b)
     with pytest.raises(TypeError, match="dtype"):

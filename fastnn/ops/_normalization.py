@@ -110,6 +110,8 @@ def layer_norm(x, gamma, beta, eps=1e-5, out=None):
     """
     x, gamma, beta = _norm_args(x, gamma, beta, x.shape[-1] if np.ndim(x) else 0)
     n, d = x.shape
+    if d == 0:  # each row's mean and variance would be 0/0
+        raise ValueError(f"layer_norm needs at least one feature; got x.shape={x.shape}")
     eps = _c.number("eps", eps, lo=0.0, lo_open=True)
     y = _c.out_or_new("out", out, x.dtype, x.shape, {"x": x})
     mean, invstd = np.empty(n, x.dtype), np.empty(n, x.dtype)
