@@ -7,11 +7,13 @@ dimensions, then one big-endian uint32 per dimension, then the data in C order.
 import gzip
 import hashlib
 import importlib.util
+import math
 import os
 import shutil
 import sys
 import tempfile
 import urllib.request
+import zlib
 
 import numpy as np
 
@@ -20,6 +22,7 @@ __all__ = ["DatasetError", "read_idx", "find_files", "cache_dir"]
 _TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
           0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 _MAX_BYTES = 1 << 31            # refuse absurd declared sizes before allocating
+_MAX_NDIM = 32                  # NumPy 1's limit; MNIST's files have 1 or 3
 
 
 class DatasetError(ValueError):
@@ -44,6 +47,9 @@ def read_idx(path, expect_ndim=None, expect_shape=None, scale_to=None):
             if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _TYPES:
                 raise DatasetError(f"{path}: not an IDX file (bad magic number {head.hex()})")
             dtype, ndim = _TYPES[head[2]], head[3]
+            if ndim > _MAX_NDIM:
+                raise DatasetError(f"{path}: IDX header declares {ndim} dimensions; "
+                                   f"at most {_MAX_NDIM} are read")
             if ndim == 0 or (expect_ndim is not None and ndim != expect_ndim):
                 raise DatasetError(f"{path}: IDX file has {ndim} dimensions; expected "
                                    f"{expect_ndim}")
@@ -54,7 +60,7 @@ def read_idx(path, expect_ndim=None, expect_shape=None, scale_to=None):
             if expect_shape is not None and any(e is not None and e != s
                                                 for e, s in zip(expect_shape, shape)):
                 raise DatasetError(f"{path}: IDX shape {shape}; expected {expect_shape}")
-            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            nbytes = math.prod(shape) * dtype.itemsize     # exact: no int64 wrap-around
             if nbytes > _MAX_BYTES:
                 raise DatasetError(f"{path}: IDX header declares {nbytes} bytes; refusing")
             out = np.empty(shape, np.dtype(scale_to) if scale_to else dtype.newbyteorder("="))
@@ -74,7 +80,7 @@ def read_idx(path, expect_ndim=None, expect_shape=None, scale_to=None):
                 raise DatasetError(f"{path}: truncated IDX data ({got} of {nbytes} bytes)")
             if f.read(1):
                 raise DatasetError(f"{path}: trailing bytes after the IDX data")
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise DatasetError(f"{path}: cannot read IDX file ({e})") from None
     return out
 

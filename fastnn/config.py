@@ -8,6 +8,8 @@ from fastnn._version import __version__
 
 __all__ = ["get_num_threads", "set_num_threads", "get_isa", "show_config"]
 
+MAX_THREADS = 1024
+
 
 def get_num_threads():
     """Number of threads fastnn's parallel kernels use.
@@ -24,13 +26,16 @@ def set_num_threads(n):
     Parameters
     ----------
     n : int
-        Thread count, ``n >= 1``. Results do not depend on it (bit-identical).
+        Thread count, ``1 <= n <= MAX_THREADS`` (1024). Results do not depend on it
+        (bit-identical).
     """
     if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
         raise TypeError(f"set_num_threads expects an integer, got n={n!r}")
     n = int(n)
-    if n < 1:
-        raise ValueError(f"set_num_threads expects n >= 1, got n={n}")
+    if not 1 <= n <= MAX_THREADS:  # each thread gets packing buffers; OpenMP aborts the
+        raise ValueError(         # process when it cannot start the threads asked for
+            f"set_num_threads expects 1 <= n <= {MAX_THREADS}, got n={n} (this machine "
+            f"has {_usable_cores()} usable cores)")
     _core.set_num_threads(n)
 
 

@@ -67,10 +67,14 @@ def test_set_num_threads_roundtrip(threads):
     assert fastnn.get_num_threads() == 3
 
 
-@pytest.mark.parametrize("bad", [0, -2])
-def test_set_num_threads_rejects_nonpositive(bad):
-    with pytest.raises(ValueError, match=f"n={bad}"):
+@pytest.mark.parametrize("bad", [0, -2, 1025, 2**31 - 1])
+def test_set_num_threads_rejects_nonpositive_and_absurd(bad):
+    """2**31 - 1 threads would each get packing buffers (MemoryError), or make OpenMP
+    abort the process when it cannot start them."""
+    before = fastnn.get_num_threads()
+    with pytest.raises(ValueError, match=f"1 <= n <= 1024, got n={bad}"):
         fastnn.set_num_threads(bad)
+    assert fastnn.get_num_threads() == before
 
 
 @pytest.mark.parametrize("bad", [1.5, "2", None, True])

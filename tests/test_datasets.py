@@ -54,13 +54,38 @@ def test_read_idx_roundtrip(tmp_path, gz, code, dtype):
     (lambda b: b + b"\0", "trailing"),
     (lambda b: b[:4] + (2**31).to_bytes(4, "big") + b[8:], "refusing|truncated"),
     (lambda b: b"", "magic"),
+    (lambda b: b[:3] + b"\x41" + b[4:], "declares 65 dimensions"),
+    # 2**32 - 1 in each of 6 dimensions: 1.2e57 bytes (int64 products wrap to 1)
+    (lambda b: b[:3] + b"\x06" + b"\xff" * 24, "declares .* bytes; refusing"),
 ])
 def test_damaged_idx_files_raise_dataset_error(tmp_path, damage, match):
     raw = open(write_idx(tmp_path / "ok", np.ones((3, 28, 28), np.uint8)), "rb").read()
     bad = tmp_path / "bad"
     bad.write_bytes(damage(raw))
     with pytest.raises(fn.datasets.DatasetError, match=match):
-        _idx.read_idx(bad, 3, (None, 28, 28))
+        _idx.read_idx(bad)
+
+
+def test_corrupt_deflate_stream_is_a_dataset_error(tmp_path):
+    """Bytes changed inside the compressed data make zlib raise its own error (invalid
+    block type, distance too far back, ...), which is neither OSError nor EOFError."""
+    import zlib
+    r = np.random.default_rng(0)
+    p = write_idx(tmp_path / "a.gz", r.integers(0, 256, (50, 28, 28), np.uint8), gz=True)
+    data = open(p, "rb").read()
+    for at in range(100, len(data) - 100, 37):    # the first damage zlib itself rejects
+        bad = data[:at] + bytes(b ^ 0x5A for b in data[at:at + 16]) + data[at + 16:]
+        try:
+            gzip.decompress(bad)
+        except zlib.error:
+            break
+        except (OSError, EOFError):
+            continue
+    else:
+        pytest.fail("no damage made zlib raise")
+    (tmp_path / "b.gz").write_bytes(bad)
+    with pytest.raises(fn.datasets.DatasetError, match="cannot read IDX file"):
+        _idx.read_idx(tmp_path / "b.gz")
 
 
 def test_damaged_gzip_is_a_clear_error(tmp_path):
