@@ -5,6 +5,7 @@ layer is built in, a chunk runs in the compiled C plan (``fastnn._train``) with 
 released; otherwise each step goes through the layers' Python ``forward``/``backward``.
 """
 import math
+import numbers
 import signal
 import sys
 import threading
@@ -13,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from fastnn import _checks
 from fastnn import callbacks as C
 from fastnn._data import check_positive_int, check_sample_weight, check_x, check_y
 
@@ -293,10 +295,14 @@ class FitMixin:
             raise TypeError(f"class_weight must be a dict {{class: weight}}; got {class_weight!r}")
         labels = y if y.ndim == 1 else (np.argmax(y, 1) if y.shape[1] > 1 else
                                         (y[:, 0] > 0.5).astype(np.int64))
+        k = max(self.output_shape[0], 2)        # one sigmoid output: classes 0 and 1
         w = np.ones(len(labels), self.dtype)
         for cls, weight in class_weight.items():
-            if not (np.isfinite(weight) and weight >= 0):
-                raise ValueError(f"class_weight[{cls!r}] must be finite and >= 0; got {weight!r}")
+            if isinstance(cls, bool) or not isinstance(cls, numbers.Integral) or \
+                    not 0 <= cls < k:       # a typo'd key would silently weigh nothing
+                raise ValueError(f"class_weight keys must be class indices in [0, {k}); "
+                                 f"got {cls!r}")
+            weight = _checks.number(f"class_weight[{cls!r}]", weight, lo=0.0)
             w[labels == cls] = weight
         return w if sw is None else sw * w
 

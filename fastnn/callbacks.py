@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 
+from fastnn import _checks
+
 __all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
            "TerminateOnNaN", "CSVLogger", "ProgressBar"]
 
@@ -64,9 +66,13 @@ def _mode_better(monitor, mode):
 
 class _Monitor(Callback):
     def __init__(self, monitor, mode, min_delta=0.0):
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be the name of a logged value such as 'val_loss'. "
+                            f"Received: monitor={monitor!r}")
         self.monitor = monitor
         self.mode, self._op = _mode_better(monitor, mode)
-        self.min_delta = abs(float(min_delta)) * (1 if self.mode == "max" else -1)
+        min_delta = _checks.number("min_delta", min_delta)
+        self.min_delta = abs(min_delta) * (1 if self.mode == "max" else -1)
 
     def _current(self, logs):
         logs = logs or {}
@@ -96,6 +102,9 @@ class EarlyStopping(_Monitor):
         super().__init__(monitor, mode, min_delta)
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"patience must be an integer >= 0. Received: patience={patience!r}")
+        if baseline is not None:
+            baseline = _checks.number("baseline", baseline)
+        start_from_epoch = _checks.integer("start_from_epoch", start_from_epoch, lo=0)
         self.patience, self.baseline = int(patience), baseline
         self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
 

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from fastnn import _checks
 from fastnn._idx import DatasetError, find_files, read_idx
 
 __all__ = ["load_mnist", "load_fashion_mnist", "load_digits", "train_test_split", "one_hot",
@@ -130,9 +131,16 @@ def train_test_split(*arrays, test_size=0.25, shuffle=True, seed=0, stratify=Non
 def one_hot(labels, num_classes=None, dtype="float32"):
     """``[n]`` integer labels to ``[n, num_classes]`` one-hot rows."""
     labels = np.asarray(labels)
+    if labels.size == 0 and labels.ndim == 1:  # [] is float64 to NumPy
+        labels = labels.astype(np.int64)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise ValueError(f"one_hot expects 1-D integer labels; got {labels.dtype} {labels.shape}")
-    k = int(labels.max()) + 1 if num_classes is None else int(num_classes)
+    if num_classes is None:
+        if labels.size == 0:
+            raise ValueError("one_hot cannot infer num_classes from no labels; pass num_classes")
+        k = int(labels.max()) + 1
+    else:
+        k = _checks.integer("num_classes", num_classes, lo=1)
     if labels.size and (labels.min() < 0 or labels.max() >= k):
         raise ValueError(f"labels must be in [0, {k - 1}]")
     out = np.zeros((labels.size, k), dtype)

@@ -5,8 +5,8 @@ Each loss is ``loss(y_pred, y_true, sample_weight=None) -> (value, grad)`` where
 ``"sum"`` adds. Classification losses take what the last layer computes *before* its
 output activation (logits); ``output_activation`` says what ``predict`` applies.
 """
-import numpy as np
 
+from fastnn import _checks
 from fastnn._backend import default_backend
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossEntropy",
@@ -53,9 +53,7 @@ class Huber(Loss):
 
     def __init__(self, delta=1.0, reduction="mean"):
         super().__init__(reduction)
-        if not (np.isfinite(delta) and delta > 0):
-            raise ValueError(f"Huber delta must be positive and finite. Received: delta={delta!r}")
-        self.delta = float(delta)
+        self.delta = _checks.number("delta", delta, lo=0.0, lo_open=True)
 
     def get_config(self):
         return {**super().get_config(), "delta": self.delta}
@@ -92,10 +90,7 @@ class SoftmaxCrossEntropy(Loss):
 
     def __init__(self, label_smoothing=0.0, reduction="mean"):
         super().__init__(reduction)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError("label_smoothing must be in [0, 1]. "
-                             f"Received: label_smoothing={label_smoothing!r}")
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = _checks.number("label_smoothing", label_smoothing, 0.0, 1.0)
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}

@@ -3,6 +3,7 @@ import copy
 
 import numpy as np
 
+from fastnn import _checks
 from fastnn._data import check_x, check_y
 
 __all__ = ["check_gradients", "clone_model"]
@@ -53,6 +54,8 @@ def check_gradients(model, X, y, sample_weight=None, eps=1e-6, max_checks=200, s
     """
     if not model.compiled:
         raise RuntimeError("check_gradients needs a compiled model")
+    eps = _checks.number("eps", eps, lo=0.0, lo_open=True)      # (up - down) / (2 eps)
+    max_checks = _checks.integer("max_checks", max_checks, lo=1)
     m = clone_model(model, dtype="float64")
     if not m.built:
         m.build(np.shape(X)[1:])

@@ -482,6 +482,15 @@ def test_class_weight_and_sample_weight_change_training():
     ms[2].fit(X, y, epochs=2, batch_size=8, verbose=0, sample_weight=sw)
     assert not np.allclose(ms[0].params, ms[1].params)
     np.testing.assert_allclose(ms[1].params, ms[2].params, atol=1e-12)
+    before = ms[0].params.copy()
+    for cw, exc, match in (({3: 2.0}, ValueError, r"class indices in \[0, 3\); got 3"),
+                           (({"0": 2.0}), ValueError, "got '0'"),
+                           ({0: "2"}, TypeError, r"class_weight\[0\] must be a real number"),
+                           ({1: -1.0}, ValueError, r"class_weight\[1\] must be finite")):
+        with pytest.raises(exc, match=match):
+            ms[0].fit(X, y, epochs=1, verbose=0, class_weight=cw)
+    np.testing.assert_array_equal(ms[0].params, before)
+    ms[0].fit(X, y, epochs=1, verbose=0, class_weight={np.int64(2): 0.5})   # NumPy ints
 
 
 def test_train_on_batch_and_evaluate():
@@ -528,6 +537,29 @@ def test_learning_rate_schedules():
 def test_bad_hyperparameters_name_the_value(bad, match):
     with pytest.raises(ValueError, match=match):
         bad()
+
+
+@pytest.mark.parametrize("bad,exc,match", [
+    (lambda: fn.Huber(delta="a"), TypeError, "delta must be a real number"),
+    (lambda: fn.Huber(delta=0), ValueError, "delta must be finite and in"),
+    (lambda: fn.SoftmaxCrossEntropy(label_smoothing="a"), TypeError, "label_smoothing"),
+    (lambda: fn.EarlyStopping(baseline="x"), TypeError, "baseline must be a real number"),
+    (lambda: fn.EarlyStopping(min_delta=float("nan")), ValueError, "min_delta"),
+    (lambda: fn.EarlyStopping(start_from_epoch=-1), ValueError, "start_from_epoch"),
+    (lambda: fn.EarlyStopping(monitor=3), TypeError, "monitor must be the name"),
+    (lambda: D.one_hot([]), ValueError, "cannot infer num_classes"),
+    (lambda: D.one_hot([1], num_classes=0), ValueError, "num_classes must be >= 1"),
+    (lambda: fn.utils.check_gradients(make([fn.Dense(6, 3)]), *data(4), eps=0), ValueError,
+     "eps must be finite and in"),
+])
+def test_arguments_of_the_wrong_type_or_value_name_it(bad, exc, match):
+    """Not NumPy's "ufunc 'isfinite' not supported" nor a ZeroDivisionError."""
+    with pytest.raises(exc, match=match):
+        bad()
+
+
+def test_one_hot_of_no_labels():
+    assert D.one_hot([], 3).shape == (0, 3)
 
 
 def test_hyperparameters_are_checked_when_changed_after_construction():
