@@ -42,6 +42,18 @@ def _first_nonfinite(arr):
     return tuple(int(i) for i in bad), arr[tuple(bad)]
 
 
+def keras_x(X, x, where):
+    """The inputs, passed positionally or as ``X=`` (scikit-learn's name) or ``x=``
+    (Keras's)."""
+    if x is None:
+        if X is None:
+            raise TypeError(f"{where}() needs the inputs X")
+        return X
+    if X is not None:
+        raise TypeError(f"{where}(): pass the inputs once, as X or as x")
+    return x
+
+
 def check_x(X, dtype, input_shape=None, name="X", allow_nonfinite=False):
     """A C-contiguous ``dtype`` array ``[n, *input_shape]`` with n >= 1, finite by default."""
     arr = _as_numeric(X, name)

@@ -16,7 +16,7 @@ import numpy as np
 
 from fastnn import _checks
 from fastnn import callbacks as C
-from fastnn._data import check_positive_int, check_sample_weight, check_x, check_y
+from fastnn._data import check_positive_int, check_sample_weight, check_x, check_y, keras_x
 
 __all__ = ["FitMixin"]
 
@@ -134,9 +134,9 @@ class FitMixin:
             self.build(shape[1:])
 
     # ---- fit --------------------------------------------------------------------
-    def fit(self, X, y, epochs=1, batch_size=32, shuffle=True, validation_split=0.0,
+    def fit(self, X=None, y=None, epochs=1, batch_size=32, shuffle=True, validation_split=0.0,
             validation_data=None, callbacks=None, verbose=1, class_weight=None,
-            sample_weight=None, initial_epoch=0, allow_nonfinite=False):
+            sample_weight=None, initial_epoch=0, allow_nonfinite=False, *, x=None):
         """Train for ``epochs`` epochs of mini-batches; returns a ``History``.
 
         ``batch_size=None`` is full-batch gradient descent. The validation split takes
@@ -144,8 +144,11 @@ class FitMixin:
         step boundary and returns the history so far. NaN/inf in ``X`` is an error unless
         ``allow_nonfinite=True`` (a non-finite loss then stops training, see below); a
         loss that becomes NaN or infinite stops training with a warning and restores the
-        weights of the last good chunk of steps.
+        weights of the last good chunk of steps. ``x=`` is Keras's name for ``X``.
         """
+        X = keras_x(X, x, "fit")
+        if y is None:
+            raise TypeError("fit() needs the targets y")
         self._require_compiled_and_build(X)
         epochs = check_positive_int(epochs, "epochs")
         if not isinstance(initial_epoch, int) or not 0 <= initial_epoch <= epochs:

@@ -20,6 +20,30 @@ def _positive_int(name, value, cls):
     return int(value)
 
 
+def _keras_sizes(in_features, out_features, units, input_shape, input_dim):
+    """Dense's (in, out) from its own arguments or Keras's ``units``, ``input_shape``
+    (a 1-tuple) and ``input_dim``; TypeError when two of them give the same size."""
+    if units is not None:
+        if out_features is not None:
+            raise TypeError(f"Dense: got the output size twice ({out_features!r} and "
+                            f"units={units!r})")
+        out_features = units
+    if input_shape is not None:
+        if not (isinstance(input_shape, (tuple, list)) and len(input_shape) == 1):
+            raise ValueError("Dense takes 1-D features per sample: input_shape must be "
+                             f"(features,); got input_shape={input_shape!r} (add "
+                             "fn.Flatten() before it for images)")
+        input_dim = _positive_int("input_shape[0]", input_shape[0], "Dense")
+    if input_dim is not None:
+        if in_features is not None and in_features != input_dim:
+            raise TypeError(f"Dense: got the input size twice ({in_features!r} and "
+                            f"{input_dim!r})")
+        in_features = input_dim
+    if out_features is None:
+        raise TypeError("Dense needs its output size: Dense(units) or Dense(in, out)")
+    return in_features, out_features
+
+
 class Layer:
     """Base class. Subclasses written in Python only need ``forward`` and ``backward``
     (and ``build``/``param_specs``/``reset_parameters`` if they have parameters)."""
@@ -99,15 +123,20 @@ class Dense(Layer):
     """Fully connected layer ``y = act(x · W + b)`` with ``W[in, out]``, ``b[out]``.
 
     ``Dense(784, 512, activation="relu")`` or ``Dense(512)`` (input size inferred).
-    ``kernel_regularizer`` may be ``"l2"``, ``fn.regularizers.L2(1e-4)``, ...
+    Keras's spellings work too: ``Dense(units=512, input_shape=(784,))`` or
+    ``input_dim=784``. ``kernel_regularizer`` may be ``"l2"``,
+    ``fn.regularizers.L2(1e-4)``, ...
     """
 
-    def __init__(self, in_features, out_features=None, activation=None, *, use_bias=True,
+    def __init__(self, in_features=None, out_features=None, activation=None, *, use_bias=True,
                  kernel_initializer=None, bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, name=None):
+                 bias_regularizer=None, name=None, units=None, input_shape=None,
+                 input_dim=None):
         super().__init__(name)
         if out_features is None:
             in_features, out_features = None, in_features
+        in_features, out_features = _keras_sizes(in_features, out_features, units,
+                                                 input_shape, input_dim)
         self.out_features = _positive_int("out_features", out_features, "Dense")
         self.in_features = None if in_features is None else \
             _positive_int("in_features", in_features, "Dense")

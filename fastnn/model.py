@@ -11,7 +11,14 @@ from fastnn import losses as L
 from fastnn import metrics as M
 from fastnn import optimizers as O
 from fastnn._backend import get_backend
-from fastnn._data import check_positive_int, check_sample_weight, check_x, check_y, zeros_aligned
+from fastnn._data import (
+    check_positive_int,
+    check_sample_weight,
+    check_x,
+    check_y,
+    keras_x,
+    zeros_aligned,
+)
 from fastnn._fit import FitMixin
 from fastnn.layers import Activation, Dense, Dropout, Layer
 
@@ -167,10 +174,13 @@ class Sequential(FitMixin):
     def _penalty(self):
         return sum(layer.penalty() for layer in self.layers)
 
-    def predict(self, X, batch_size=1024, allow_nonfinite=False, verbose=0):
+    def predict(self, X=None, batch_size=1024, allow_nonfinite=False, verbose=0, *, x=None):
         """Outputs for ``X`` in inference mode, in batches: probabilities for softmax /
         sigmoid cross-entropy models, raw outputs otherwise. Shape ``[n, outputs]``.
-        ``verbose`` is accepted as Keras code passes it; predict prints nothing."""
+        ``verbose`` is accepted as Keras code passes it; predict prints nothing. ``x=``
+        is Keras's name for ``X``."""
+        if x is not None or X is None:
+            X = keras_x(X, x, "predict")
         cached = self._pplan               # an array ready as is goes straight to C
         if cached is not None and cached[1] is not None and type(batch_size) is int \
                 and 0 < batch_size < 2**62:
@@ -212,9 +222,13 @@ class Sequential(FitMixin):
         self._pplan = (key, plan)
         return plan
 
-    def evaluate(self, X, y, batch_size=1024, sample_weight=None, verbose=0,
-                 allow_nonfinite=False):
-        """``{"loss": ..., <metric>: ...}`` on ``(X, y)`` in inference mode."""
+    def evaluate(self, X=None, y=None, batch_size=1024, sample_weight=None, verbose=0,
+                 allow_nonfinite=False, *, x=None):
+        """``{"loss": ..., <metric>: ...}`` on ``(X, y)`` in inference mode (a dict, where
+        Keras returns a list by default). ``x=`` is Keras's name for ``X``."""
+        X = keras_x(X, x, "evaluate")
+        if y is None:
+            raise TypeError("evaluate() needs the targets y")
         self._require()
         X = check_x(X, self.dtype, self.input_shape, allow_nonfinite=allow_nonfinite)
         y = check_y(y, X.shape[0], self.loss, self.output_shape[0], self.dtype)

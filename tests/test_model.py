@@ -584,6 +584,34 @@ def test_hyperparameters_are_checked_when_changed_after_construction():
         fn.RMSProp().rho = -0.1
 
 
+def test_keras_spellings_of_layers_and_fit_arguments():
+    """The first model a Keras user writes runs as written."""
+    X, y = data(40)
+    m = fn.Sequential([fn.Dense(units=16, activation="relu", input_shape=(6,)),
+                       fn.Dense(3, activation="softmax")])
+    m.compile(optimizer=fn.Adam(learning_rate=1e-2), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+    ref = fn.Sequential([fn.Dense(6, 16, activation="relu"), fn.Dense(3, activation="softmax")])
+    ref.compile(optimizer=fn.Adam(1e-2), loss="softmax_cross_entropy", metrics=["accuracy"])
+    h = m.fit(x=X, y=y, epochs=2, batch_size=8, verbose=0)
+    assert h.history == ref.fit(X, y, epochs=2, batch_size=8, verbose=0).history
+    np.testing.assert_array_equal(m.params, ref.params)
+    assert m.evaluate(x=X, y=y) == ref.evaluate(X, y)
+    np.testing.assert_array_equal(m.predict(x=X), ref.predict(X))
+    assert (fn.Dense(4, input_dim=6).in_features, fn.Dense(units=4).in_features) == (6, None)
+    for bad, exc, match in (
+            (lambda: fn.Dense(3, 4, units=5), TypeError, "output size twice"),
+            (lambda: fn.Dense(3, 4, input_dim=5), TypeError, "input size twice"),
+            (lambda: fn.Dense(), TypeError, "needs its output size"),
+            (lambda: fn.Dense(4, input_shape=(28, 28)), ValueError, "Flatten"),
+            (lambda: m.fit(X, y, x=X), TypeError, "inputs once"),
+            (lambda: m.fit(X), TypeError, "needs the targets y"),
+            (lambda: m.evaluate(y=y), TypeError, "needs the inputs X"),
+            (lambda: m.predict(), TypeError, "needs the inputs X")):
+        with pytest.raises(exc, match=match):
+            bad()
+
+
 def test_keras_optimizer_spellings():
     assert fn.Adam(learning_rate=3e-4).lr == 3e-4 and fn.SGD(learning_rate=0.5).lr == 0.5
     opt = fn.RMSProp()
