@@ -1,10 +1,12 @@
 """Single neurons, the field's beginning: Rosenblatt's perceptron and Widrow–Hoff's Adaline.
 
 Both have scikit-learn's shape: ``fit(X, y)``, ``predict``, ``score``, ``decision_function``,
-``coef_`` ``[features]``, ``intercept_`` ``[1]``, ``classes_``. The perceptron applies its
+``get_params``/``set_params``, ``coef_`` ``[features]``, ``intercept_`` ``[1]``,
+``classes_``. The perceptron applies its
 rule with a C kernel (one epoch per call); Adaline's batch gradient descent runs on the
 GEMM, MSE and SGD kernels over a two-array parameter arena.
 """
+import inspect
 import warnings
 
 import numpy as np
@@ -39,6 +41,32 @@ class _Neuron:
             raise ValueError(f"{type(self).__name__}: lr must be positive. Received: lr={lr!r}")
         self.lr, self.epochs = float(lr), check_positive_int(epochs, "epochs")
         self.seed, self.dtype = seed, np.dtype(dtype)
+
+    @classmethod
+    def _param_names(cls):
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep=True):
+        """The constructor's arguments, as scikit-learn's estimators report them (so
+        ``sklearn.base.clone`` and ``cross_val_score`` can copy the estimator)."""
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    def set_params(self, **params):
+        """Change constructor arguments, checked as the constructor checks them."""
+        unknown = sorted(set(params) - set(self._param_names()))
+        if unknown:
+            raise ValueError(f"invalid parameter {unknown[0]!r} for {type(self).__name__}; "
+                             f"valid ones: {', '.join(self._param_names())}")
+        self.__init__(**{**self.get_params(), **params})
+        return self
+
+    _estimator_type = "classifier"          # scikit-learn < 1.6 reads this
+
+    def __sklearn_tags__(self):
+        """scikit-learn >= 1.6 asks for these (only when it is in use)."""
+        from sklearn.utils import ClassifierTags, Tags, TargetTags
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(multi_class=False))
 
     def _check_fitted(self, X):
         if not hasattr(self, "coef_"):

@@ -15,7 +15,12 @@ class KFold:
             raise ValueError(f"n_splits must be an integer >= 2. Received: n_splits={n_splits!r}")
         self.n_splits, self.shuffle, self.seed = n_splits, bool(shuffle), seed
 
-    def split(self, X):
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.n_splits
+
+    def split(self, X, y=None, groups=None):
+        """(train, test) index arrays for each fold. ``y`` and ``groups`` are accepted
+        and ignored, as scikit-learn's KFold does, so it can serve as a ``cv=``."""
         n = len(X)
         if n < self.n_splits:
             raise ValueError(f"cannot split {n} samples into {self.n_splits} folds")

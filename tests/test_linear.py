@@ -77,3 +77,34 @@ def test_adaline_delta_rule_decreases_mse_and_separates():
 def test_bad_input(bad, match):
     with pytest.raises((ValueError, RuntimeError, TypeError), match=match):
         bad()
+
+
+def test_scikit_learn_parameter_protocol():
+    """get_params / set_params as scikit-learn's estimators have them: set_params checks
+    values as the constructor does and keeps what fit learned."""
+    X, y = fn.datasets.logic_gate("and")
+    p = fn.Perceptron(lr=0.5, epochs=20, shuffle=False).fit(X, y)
+    assert p.get_params() == {"lr": 0.5, "epochs": 20, "shuffle": False, "seed": 0,
+                              "dtype": np.dtype("float64")}
+    assert p.set_params(epochs=7) is p and p.epochs == 7 and hasattr(p, "coef_")
+    with pytest.raises(ValueError, match="lr must be positive"):
+        p.set_params(lr=-1)
+    with pytest.raises(ValueError, match="invalid parameter 'eta0' for Perceptron"):
+        p.set_params(eta0=1.0)
+    a = fn.Adaline(lr=0.05, tol=0.0)
+    assert fn.Adaline(**a.get_params()).get_params() == a.get_params()
+
+
+def test_scikit_learn_clones_and_cross_validates_them():
+    sk = pytest.importorskip("sklearn")
+    from sklearn.base import clone, is_classifier
+    from sklearn.model_selection import cross_val_score
+    X, y = fn.datasets.make_moons(200, noise=0.0, seed=0)
+    X = np.hstack([X, X[:, :1] * 0])             # not separable: the score is a fraction
+    for est in (fn.Perceptron(lr=0.1, epochs=5), fn.Adaline(lr=0.01, epochs=50)):
+        c = clone(est)
+        assert c is not est and c.get_params() == est.get_params() and is_classifier(c)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            scores = cross_val_score(est, X, y, cv=fn.model_selection.KFold(4))
+        assert scores.shape == (4,) and 0.5 < scores.mean() < 1.0, sk.__version__

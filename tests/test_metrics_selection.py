@@ -44,6 +44,9 @@ def test_kfold_partitions_every_sample_once():
     assert [len(te) for _, te in folds] == [5, 5, 5, 4, 4]
     with pytest.raises(ValueError, match="n_splits"):
         KFold(1)
+    same = list(KFold(5, seed=3).split(X, X % 2, groups=None))   # scikit-learn's signature
+    assert all((a == c).all() and (b == d).all() for (a, b), (c, d) in zip(folds, same))
+    assert KFold(5).get_n_splits(X) == 5
 
 
 def test_cross_validate_returns_per_fold_scores():
