@@ -4,6 +4,7 @@ Steps run in chunks; callbacks and the progress bar run between chunks. When eve
 layer is built in, a chunk runs in the compiled C plan (``fastnn._train``) with the GIL
 released; otherwise each step goes through the layers' Python ``forward``/``backward``.
 """
+import contextlib
 import math
 import numbers
 import signal
@@ -17,6 +18,8 @@ import numpy as np
 from fastnn import _checks
 from fastnn import callbacks as C
 from fastnn._data import check_positive_int, check_sample_weight, check_x, check_y, keras_x
+
+_BUSY_LOCK = threading.Lock()      # guards every model's _busy flag
 
 __all__ = ["FitMixin"]
 
@@ -111,9 +114,35 @@ class FitMixin:
             np.copyto(dst, src)
         self.optimizer.iterations, self._step = self._snap[1]
 
+    @contextlib.contextmanager
+    def _exclusive(self, what):
+        """Mark the model busy training for the block; RuntimeError if it already is. Two
+        fits on one model from two threads shared its plan and arenas and corrupted the
+        heap (glibc aborted the process)."""
+        with _BUSY_LOCK:
+            busy = getattr(self, "_busy", None)
+            if busy is not None:
+                raise RuntimeError(f"cannot start {what}: {busy} is running on this model; a "
+                                   "model trains in one call at a time (clone it with "
+                                   "fastnn.utils.clone_model to train copies in parallel)")
+            self._busy = what
+        try:
+            yield
+        finally:
+            self._busy = None
+
+    def _check_not_busy(self, what):
+        busy = getattr(self, "_busy", None)
+        if busy is not None:
+            raise RuntimeError(f"cannot {what} while {busy} is running on this model")
+
     def train_on_batch(self, x, y, sample_weight=None):
         """One optimizer step on one batch; returns ``{"loss": ..., <metric>: ...}`` measured
         on the batch before the update."""
+        with self._exclusive("train_on_batch"):
+            return self._train_on_batch(x, y, sample_weight)
+
+    def _train_on_batch(self, x, y, sample_weight):
         self._require_compiled_and_build(x)
         x = check_x(x, self.dtype, self.input_shape)
         y = check_y(y, x.shape[0], self.loss, self.output_shape[0], self.dtype)
@@ -131,7 +160,7 @@ class FitMixin:
             if len(shape) < 2:
                 raise ValueError("X must have a batch axis and features (at least 2 dimensions); "
                                  f"got shape {shape}")
-            self.build(shape[1:])
+            self._build(shape[1:])
 
     # ---- fit --------------------------------------------------------------------
     def fit(self, X=None, y=None, epochs=1, batch_size=32, shuffle=True, validation_split=0.0,
@@ -145,8 +174,17 @@ class FitMixin:
         ``allow_nonfinite=True`` (a non-finite loss then stops training, see below); a
         loss that becomes NaN or infinite stops training with a warning and restores the
         weights of the last good chunk of steps. ``x=`` is Keras's name for ``X``.
+
+        One model trains in one call at a time: a second ``fit`` or ``train_on_batch`` on
+        it from another thread (or a callback) is a RuntimeError.
         """
-        X = keras_x(X, x, "fit")
+        with self._exclusive("fit"):
+            return self._fit(keras_x(X, x, "fit"), y, epochs, batch_size, shuffle,
+                             validation_split, validation_data, callbacks, verbose,
+                             class_weight, sample_weight, initial_epoch, allow_nonfinite)
+
+    def _fit(self, X, y, epochs, batch_size, shuffle, validation_split, validation_data,
+             callbacks, verbose, class_weight, sample_weight, initial_epoch, allow_nonfinite):
         if y is None:
             raise TypeError("fit() needs the targets y")
         self._require_compiled_and_build(X)

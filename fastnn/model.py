@@ -71,6 +71,10 @@ class Sequential(FitMixin):
         """Infer every layer's shapes from ``input_shape`` (the features' shape, e.g. 784;
         a leading None for the batch axis, as in Keras, is dropped), allocate the
         arenas, bind the layer views and initialise the weights from the seed."""
+        self._check_not_busy("build the model")   # a running fit steps the old arenas
+        self._build(input_shape)
+
+    def _build(self, input_shape):
         if not self.layers:
             raise ValueError("the model has no layers")
         dims = list(input_shape) if isinstance(input_shape, (tuple, list)) else \
@@ -131,6 +135,7 @@ class Sequential(FitMixin):
         cross-entropy; the last Dense layer's or an Activation layer's) is fused into the
         loss kernel, which is exact and stable. ``optimizer`` is a name, or an optimizer
         object not already stepping another model's parameters."""
+        self._check_not_busy("compile the model")
         optimizer = O.get(optimizer)
         optimizer._check_owner(self.params if self.built else None)
         self.optimizer = optimizer

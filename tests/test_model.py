@@ -456,6 +456,50 @@ def test_predict_from_several_threads_equals_one_at_a_time():
     assert not bad
 
 
+def test_one_model_trains_in_one_call_at_a_time():
+    """Two fits of one model from two threads shared its plan and arenas: glibc aborted
+    the process (malloc(): invalid size). The second call is now a RuntimeError, and so
+    is a fit, build or compile started from a callback of a running fit."""
+    import threading
+    r = np.random.default_rng(0)
+    X, y = r.random((4000, 32), np.float32), r.integers(0, 5, 4000)
+    m = make([fn.Dense(32, 64, activation="relu"), fn.Dense(64, 5)])
+    started, release, errors = threading.Event(), threading.Event(), []
+
+    class Hold(fn.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            started.set()
+            release.wait(30)
+
+    def first():
+        m.fit(X, y, epochs=1, batch_size=16, verbose=0, callbacks=[Hold()])
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert started.wait(30)
+    for call in (lambda: m.fit(X, y, batch_size=512, verbose=0),
+                 lambda: m.train_on_batch(X[:8], y[:8]), lambda: m.build(32),
+                 lambda: m.compile(optimizer="sgd", loss="softmax_cross_entropy")):
+        try:
+            call()
+        except RuntimeError as e:
+            errors.append(str(e))
+    release.set()
+    t.join()
+    assert len(errors) == 4 and all("fit is running on this model" in e for e in errors)
+
+    class Nested(fn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.fit(X, y, verbose=0)
+
+    with pytest.raises(RuntimeError, match="cannot start fit: fit is running"):
+        m.fit(X, y, epochs=1, batch_size=256, verbose=0, callbacks=[Nested()])
+    with pytest.raises(ValueError):                  # a fit that fails frees the model
+        m.fit(X[:, :3], y, verbose=0)
+    assert m.fit(X, y, epochs=1, batch_size=256, verbose=0).history["loss"]
+    assert np.isfinite(m.params).all()
+
+
 def test_one_hot_targets_equal_integer_labels():
     X, y = data(32)
     a, b = make([fn.Dense(6, 3)]), make([fn.Dense(6, 3)])
