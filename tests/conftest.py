@@ -56,3 +56,13 @@ def child_kwargs(**env_overrides):
     """``subprocess`` keyword arguments: neutral working directory plus ``child_env``."""
     import tempfile
     return {"cwd": tempfile.gettempdir(), "env": child_env(**env_overrides)}
+
+
+def unaligned(x):
+    """A C-contiguous copy of x one byte off its element alignment (a view of a byte
+    buffer): the kernels must never load from it directly."""
+    buf = np.empty(x.nbytes + 1, np.uint8)
+    out = np.frombuffer(buf[1:].data, x.dtype).reshape(x.shape)
+    out[...] = x
+    assert not out.flags.aligned
+    return out

@@ -1,6 +1,7 @@
 """GEMM kernels (src_c/gemm*.c via fastnn/_gemm.pyx) against the NumPy twin fastnn._ref.matmul."""
 import numpy as np
 import pytest
+from conftest import unaligned
 
 from fastnn import _gemm, _ref, ops
 
@@ -256,15 +257,6 @@ def test_byte_swapped_operands_are_read_as_numbers(rng):
         np.testing.assert_array_equal(ops.matmul(x, y), want)
 
 
-def odd_copy(x):
-    """x's values in an array one byte past an aligned address (a view of a byte buffer)."""
-    buf = np.empty(x.nbytes + 1, np.uint8)
-    y = np.frombuffer(buf[1:].data, x.dtype).reshape(x.shape)
-    y[...] = x
-    assert not y.flags.aligned
-    return y
-
-
 def test_unaligned_operands_are_copied_and_outputs_refused(rng):
     """C forbids loading a float from an address that is not a multiple of its size (the
     sanitizer CI run aborts on it), so unaligned inputs are read through a copy, and an
@@ -273,17 +265,17 @@ def test_unaligned_operands_are_copied_and_outputs_refused(rng):
     b = b.astype(np.float32)
     bias, y = rng.standard_normal(3).astype(np.float32), rng.random((5, 3)).astype(np.float32)
     want = ops.matmul(a, b, bias=bias, activation="tanh")
-    got = ops.matmul(odd_copy(a), odd_copy(b), bias=odd_copy(bias), activation="tanh")
+    got = ops.matmul(unaligned(a), unaligned(b), bias=unaligned(bias), activation="tanh")
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(ops.matmul(a, b, activation="tanh", dact_y=odd_copy(y)),
+    np.testing.assert_array_equal(ops.matmul(a, b, activation="tanh", dact_y=unaligned(y)),
                                   ops.matmul(a, b, activation="tanh", dact_y=y))
-    for kw in ({"out": odd_copy(want)}, {"preact": odd_copy(want)}):
+    for kw in ({"out": unaligned(want)}, {"preact": unaligned(want)}):
         with pytest.raises(ValueError, match=f"{next(iter(kw))} is not aligned"):
             ops.matmul(a, b, **kw)
     out = np.full_like(want, 7.0)
     with pytest.raises(ValueError, match="param is not aligned"):
-        ops.sgd_step(odd_copy(bias), bias, 1, lr=0.1)
-    np.testing.assert_array_equal(ops.tanh(odd_copy(want), out=out), ops.tanh(want))
+        ops.sgd_step(unaligned(bias), bias, 1, lr=0.1)
+    np.testing.assert_array_equal(ops.tanh(unaligned(want), out=out), ops.tanh(want))
 
 
 def test_out_must_not_alias_inputs():

@@ -8,7 +8,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import child_kwargs
+from conftest import child_kwargs, unaligned
 
 import fastnn as fn
 from fastnn import _ref
@@ -377,15 +377,6 @@ def test_predict_applies_the_output_activation_like_the_numpy_backend(loss, out_
     want = {"softmax_cross_entropy": lambda: _ref.softmax(z),
             "binary_cross_entropy": lambda: _ref.sigmoid(z), "mse": lambda: z}[loss]()
     np.testing.assert_allclose(p, want, atol=1e-12)
-
-
-def unaligned(x):
-    """A C-contiguous copy of x one byte off its element alignment."""
-    buf = np.empty(x.nbytes + 1, np.uint8)
-    out = np.frombuffer(buf[1:].data, x.dtype).reshape(x.shape)
-    out[...] = x
-    assert not out.flags.aligned
-    return out
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
