@@ -38,8 +38,8 @@ class Backend:
     def __repr__(self):
         return f"Backend({self.name!r})"
 
-    def __deepcopy__(self, memo):
-        return self          # stateless: copies of a layer share it
+    def __reduce__(self):
+        return get_backend, (self.name,)   # stateless: copies and pickles share the one
 
     # -- dense ------------------------------------------------------------------
     def matmul(self, a, b, trans_a=False, trans_b=False, bias=None, activation=None, out=None,

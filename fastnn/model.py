@@ -66,6 +66,34 @@ class Sequential(FitMixin):
             raise RuntimeError("cannot add layers to a model that is already built")
         self.layers.append(layer)
 
+    # ---- copy.deepcopy and pickle -------------------------------------------------------
+    def __getstate__(self):
+        """The compiled plans are left out (rebuilt on first use), and so is the busy
+        mark: a copy taken from a callback is not training."""
+        state = self.__dict__.copy()
+        state["_plan"] = state["_pplan"] = state["_busy"] = None
+        opt = state.get("optimizer")
+        state["_opt_bound"] = bool(self.built and opt is not None and opt._arena is not None
+                                   and opt._arena() is self.params)
+        return state
+
+    def __setstate__(self, state):
+        """Re-bind the copy: a layer's weights are views of its model's arenas, which a
+        pickle or deep copy of the arrays alone would turn into separate arrays (training
+        would then step the arena and predict read stale layer weights)."""
+        bound = state.pop("_opt_bound", False)
+        self.__dict__.update(state)
+        if not self.built:
+            return
+        params, buffers = self.params, self.buffers
+        if self.optimizer is not None:
+            self.optimizer._arena = None   # keep its state: _build resets a bound one
+        self._build(self.input_shape)
+        self.params[...] = params
+        self.buffers[...] = buffers
+        if bound:
+            self.optimizer._bind(self.params)
+
     # ---- building: one arena for parameters, one for gradients ----------------------
     def build(self, input_shape):
         """Infer every layer's shapes from ``input_shape`` (the features' shape, e.g. 784;

@@ -29,6 +29,14 @@ def _check(cls, name, value, lo=0.0, hi=math.inf, lo_open=False, hi_open=False):
     return float(value)
 
 
+def _aligned_copy(a):
+    """``a`` in a 64-byte-aligned array, as ``build`` allocates the state (unpickled
+    arrays are only as aligned as NumPy's allocator makes them)."""
+    out = zeros_aligned(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
 class _Hyper:
     """A hyperparameter's bounds, as a class attribute. ``Optimizer.__setattr__`` checks
     every assignment against them, not only the constructor's, so ``opt.beta1 = 5``
@@ -92,6 +100,19 @@ class Optimizer:
         if isinstance(spec, _Hyper):
             value = spec.check(self, value)
         object.__setattr__(self, name, value)
+
+    def __getstate__(self):
+        """copy.deepcopy and pickle: the copy is bound to no arena (a deep copy would
+        share the original's weak reference; a pickle cannot hold one). Its model's
+        copy re-binds it; alone it steps the first model it is given, state and all."""
+        state = self.__dict__.copy()
+        state["_arena"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.state = {k: _aligned_copy(a) if isinstance(a, np.ndarray) else a
+                      for k, a in self.state.items()}
 
     @property
     def learning_rate(self):

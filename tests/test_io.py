@@ -329,3 +329,75 @@ def test_kill_during_save_leaves_old_or_new_file(tmp_path):
     leftovers = [f for f in os.listdir(tmp_path) if f.startswith(".fastnn-")]
     for f in leftovers:           # a killed writer may leave its temp file, never the target
         os.remove(tmp_path / f)
+
+
+def _copy(how, m):
+    import copy
+    import pickle
+    return copy.deepcopy(m) if how == "deepcopy" else pickle.loads(pickle.dumps(m))
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_copy_resumes_bit_identically_and_leaves_the_original(how):
+    """A layer's weights are views of its model's arena: copied as plain arrays they
+    came apart from the copy's arena (training stepped one, predict read the other), and
+    the copied optimizer still pointed at the original's arena."""
+    X, y = data()
+    full = build()
+    full.fit(X, y, epochs=5, batch_size=16, verbose=0)
+    part = build()
+    part.fit(X, y, epochs=3, batch_size=16, verbose=0)
+    part.predict(X[:1])                       # a cached inference plan is not copied
+    before = part.params.copy(), part.buffers.copy(), part.optimizer.iterations
+    c = _copy(how, part)
+    np.testing.assert_array_equal(c.predict(X), part.predict(X))
+    for layer in c.layers:
+        for w in layer.params + layer.grads + layer.buffers:
+            assert not any(np.shares_memory(w, a) for a in (part.params, part.grads,
+                                                            part.buffers))
+            assert any(np.shares_memory(w, a) for a in (c.params, c.grads, c.buffers))
+    for a in [c.params, c.grads] + list(c.optimizer.state.values()):
+        assert a.ctypes.data % 64 == 0
+    c.fit(X, y, epochs=5, initial_epoch=3, batch_size=16, verbose=0)
+    np.testing.assert_array_equal(c.params, full.params)
+    np.testing.assert_array_equal(c.buffers, full.buffers)
+    assert c.optimizer.iterations == full.optimizer.iterations
+    np.testing.assert_array_equal(c.predict(X), full.predict(X))
+    np.testing.assert_array_equal(part.params, before[0])
+    np.testing.assert_array_equal(part.buffers, before[1])
+    assert part.optimizer.iterations == before[2]
+    part.fit(X, y, epochs=5, initial_epoch=3, batch_size=16, verbose=0)   # still its own
+    np.testing.assert_array_equal(part.params, full.params)
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_copy_of_unbuilt_model_and_numpy_backend(how):
+    X, y = data()
+    m = fn.Sequential([fn.Dense(16, activation="tanh"), fn.Dense(3)], backend="numpy")
+    c = _copy(how, m)
+    assert not c.built and c._be is m._be
+    c.compile(optimizer="sgd", loss="softmax_cross_entropy")
+    c.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    assert c.built and not m.built
+
+
+def test_copy_taken_in_a_callback_can_train():
+    X, y = data()
+    m, copies = build(), []
+    m.fit(X, y, epochs=2, batch_size=16, verbose=0,
+          callbacks=[fn.callbacks.LambdaCallback(
+              on_epoch_end=lambda epoch, logs: copies.append(_copy("pickle", m)))])
+    assert len(copies) == 2
+    copies[0].fit(X, y, epochs=2, initial_epoch=1, batch_size=16, verbose=0)
+    np.testing.assert_array_equal(copies[0].params, m.params)
+
+
+def test_optimizer_copied_alone_keeps_its_state_unbound():
+    X, y = data()
+    m = build()
+    m.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    opt = _copy("pickle", m.optimizer)
+    assert opt._arena is None and opt.iterations == m.optimizer.iterations
+    for k, a in m.optimizer.state.items():
+        np.testing.assert_array_equal(opt.state[k], a)
+        assert opt.state[k].ctypes.data % 64 == 0
