@@ -24,8 +24,10 @@ from fastnn.callbacks import (
                               CSVLogger,
                               EarlyStopping,
                               History,
+                              LambdaCallback,
                               LearningRateScheduler,
                               ModelCheckpoint,
+                              ReduceLROnPlateau,
                               TerminateOnNaN,
 )
 from fastnn.config import get_isa, get_num_threads, set_num_threads, show_config
@@ -57,7 +59,8 @@ __all__ = [
     "__version__", "get_isa", "get_num_threads", "set_num_threads", "show_config", "ops",
     "callbacks", "datasets", "model_selection", "utils", "plot", "initializers", "losses",
     "metrics", "optimizers", "regularizers", "Callback", "CSVLogger", "EarlyStopping",
-    "History", "LearningRateScheduler", "ModelCheckpoint", "TerminateOnNaN", "Layer", "Dense",
+    "History", "LearningRateScheduler", "ModelCheckpoint", "TerminateOnNaN", "LambdaCallback",
+    "ReduceLROnPlateau", "Layer", "Dense",
     "Activation", "Dropout", "Flatten", "BatchNorm", "LayerNorm", "Sequential", "Perceptron",
     "Adaline", "load_model", "ModelFileError", "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
     "StepDecay", "ExponentialDecay", "CosineDecay", "MeanSquaredError", "MeanAbsoluteError",

@@ -16,7 +16,7 @@ import numpy as np
 from fastnn import _checks
 
 __all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
-           "TerminateOnNaN", "CSVLogger", "ProgressBar"]
+           "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger", "ProgressBar", "LambdaCallback"]
 
 
 class Callback:
@@ -181,6 +181,94 @@ class LearningRateScheduler(Callback):
         opt.lr = lr
         if self.verbose:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr:.6g}")
+
+
+class ReduceLROnPlateau(_Monitor):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for
+    ``patience`` epochs (Keras's rule: then wait ``cooldown`` epochs before counting
+    again, and never go below ``min_lr``). The new rate applies from the next epoch.
+    The optimizer needs a constant learning rate, not a schedule."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+        super().__init__(monitor, mode, min_delta)
+        self.factor = _checks.number("factor", factor, lo=0.0, hi=1.0, lo_open=True,
+                                     hi_open=True)
+        self.patience = _checks.integer("patience", patience, lo=0)
+        self.cooldown = _checks.integer("cooldown", cooldown, lo=0)
+        self.min_lr = _checks.number("min_lr", min_lr, lo=0.0)
+        self.verbose = verbose
+        self._reset()
+
+    def _reset(self):
+        self.best, self.wait, self.cooldown_counter = None, 0, 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+        if callable(self.model.optimizer.lr):
+            raise TypeError(f"ReduceLROnPlateau sets the learning rate, but "
+                            f"{self.model.optimizer!r} follows a schedule; use a constant "
+                            "learning rate with it")
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self._current(logs)
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(value, self.best):
+            self.best, self.wait = value, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                opt = self.model.optimizer
+                old = float(opt.lr)
+                if old > self.min_lr:
+                    opt.lr = max(old * self.factor, self.min_lr)
+                    if self.verbose:
+                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate "
+                              f"to {opt.lr:.6g}")
+                    self.cooldown_counter, self.wait = self.cooldown, 0
+
+    def __repr__(self):
+        return (f"ReduceLROnPlateau(monitor={self.monitor!r}, factor={self.factor}, "
+                f"patience={self.patience})")
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions, as in Keras: ``on_epoch_begin(epoch, logs)``,
+    ``on_epoch_end(epoch, logs)``, ``on_train_begin(logs)``, ``on_train_end(logs)`` and
+    ``on_train_batch_end(step, logs)`` (called per chunk of steps, see ``Callback``)."""
+
+    _HOOKS = ("on_epoch_begin", "on_epoch_end", "on_train_begin", "on_train_end",
+              "on_train_batch_end")
+
+    def __init__(self, **hooks):
+        self._fns = {}
+        for name, fn in hooks.items():
+            if name not in self._HOOKS:
+                raise TypeError(f"LambdaCallback has no hook {name!r}; it takes "
+                                f"{', '.join(self._HOOKS)}")
+            if fn is not None and not callable(fn):
+                raise TypeError(f"LambdaCallback: {name} must be callable. Received: "
+                                f"{name}={fn!r}")
+            if fn is not None:
+                self._fns[name] = fn
+
+    def _call(self, name, *args, logs=None):
+        fn = self._fns.get(name)
+        if fn is not None:
+            fn(*args, {} if logs is None else logs)   # Keras passes a dict, never None
+
+    def on_train_begin(self, logs=None): self._call("on_train_begin", logs=logs)
+    def on_train_end(self, logs=None): self._call("on_train_end", logs=logs)
+    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs=logs)
+    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs=logs)
+
+    def on_train_batch_end(self, step, logs=None):
+        self._call("on_train_batch_end", step, logs=logs)
+
+    def __repr__(self):
+        return f"LambdaCallback({', '.join(self._fns)})"
 
 
 class TerminateOnNaN(Callback):

@@ -95,6 +95,67 @@ def test_learning_rate_scheduler_sets_lr_each_epoch():
     assert lrs == [0.1, 0.05, 0.025]
 
 
+def test_reduce_lr_on_plateau_follows_keras_rule():
+    m = model(lr=0.2)
+    cb = fn.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, cooldown=1,
+                              min_lr=0.03, min_delta=0)
+    cb.set_model(m)
+    cb.on_train_begin()
+    lrs = []
+    for epoch, loss in enumerate([1.0, 0.9, 0.95, 0.92, 0.91, 0.93, 0.94, 0.95, 0.96, 0.97]):
+        cb.on_epoch_end(epoch, {"loss": loss})
+        lrs.append(m.optimizer.lr)
+    # no gain for 2 epochs: halve, skip 1 epoch (cooldown), count again; floor 0.03
+    assert lrs == [0.2, 0.2, 0.2, 0.1, 0.1, 0.05, 0.05, 0.03, 0.03, 0.03]
+
+
+def test_reduce_lr_on_plateau_trains_as_the_same_schedule():
+    """The reduced rate is the one the next epoch's steps use (the compiled plan reads
+    it), so training equals a LearningRateScheduler giving the same rates."""
+    X, y = data()
+    seen = []
+    a = model()
+    a.fit(X, y, epochs=4, batch_size=32, verbose=0, callbacks=[
+        fn.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=100.0),
+        fn.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(a.optimizer.lr))])
+    assert seen == [0.01, 0.01, 0.005, 0.0025]
+    b = model()
+    b.fit(X, y, epochs=4, batch_size=32, verbose=0,
+          callbacks=[fn.LearningRateScheduler(lambda e, lr: seen[e])])
+    np.testing.assert_array_equal(a.params, b.params)
+    c = model()
+    c.fit(X, y, epochs=4, batch_size=32, verbose=0)
+    assert not np.array_equal(a.params, c.params)
+
+
+def test_reduce_lr_on_plateau_and_lambda_callback_refuse_bad_settings():
+    for kw in ({"factor": 1.0}, {"factor": 0.0}, {"patience": -1}, {"min_lr": -1.0},
+               {"cooldown": -2}):
+        with pytest.raises(ValueError, match=next(iter(kw))):
+            fn.ReduceLROnPlateau(**kw)
+    with pytest.raises(TypeError, match="factor"):
+        fn.ReduceLROnPlateau(factor="half")
+    X, y = data()
+    m = fn.Sequential([fn.Dense(5, 2)])
+    m.compile(optimizer=fn.SGD(fn.StepDecay(0.1, 10, 0.5)), loss="softmax_cross_entropy")
+    with pytest.raises(TypeError, match="schedule"):
+        m.fit(X, y, epochs=1, verbose=0, callbacks=[fn.ReduceLROnPlateau(monitor="loss")])
+    with pytest.raises(TypeError, match="on_batch_begin"):
+        fn.LambdaCallback(on_batch_begin=print)
+    with pytest.raises(TypeError, match="callable"):
+        fn.LambdaCallback(on_epoch_end=3)
+
+
+def test_lambda_callback_calls_its_functions():
+    X, y = data()
+    calls = []
+    cb = fn.LambdaCallback(on_train_begin=lambda logs: calls.append("begin"),
+                           on_epoch_end=lambda epoch, logs: calls.append((epoch, "loss" in logs)),
+                           on_train_end=lambda logs: calls.append("end"))
+    model().fit(X, y, epochs=2, batch_size=32, verbose=0, callbacks=[cb])
+    assert calls == ["begin", (0, True), (1, True), "end"]
+
+
 def test_terminate_on_nan_and_csv_logger(tmp_path):
     X, y = data()
     log = tmp_path / "log.csv"
