@@ -32,7 +32,7 @@ from fastnn.callbacks import (
 )
 from fastnn.config import get_isa, get_num_threads, set_num_threads, show_config
 from fastnn.io import ModelFileError, load_model
-from fastnn.layers import Activation, Dense, Dropout, Flatten, Layer
+from fastnn.layers import Activation, Dense, Dropout, Flatten, Input, Layer
 from fastnn.linear import Adaline, Perceptron
 from fastnn.losses import (
                               BinaryCrossEntropy,
@@ -60,8 +60,8 @@ __all__ = [
     "callbacks", "datasets", "model_selection", "utils", "plot", "initializers", "losses",
     "metrics", "optimizers", "regularizers", "Callback", "CSVLogger", "EarlyStopping",
     "History", "LearningRateScheduler", "ModelCheckpoint", "TerminateOnNaN", "LambdaCallback",
-    "ReduceLROnPlateau", "Layer", "Dense",
-    "Activation", "Dropout", "Flatten", "BatchNorm", "LayerNorm", "Sequential", "Perceptron",
+    "ReduceLROnPlateau", "Layer", "Dense", "Activation", "Dropout", "Flatten", "Input",
+    "BatchNorm", "LayerNorm", "Sequential", "Perceptron",
     "Adaline", "load_model", "ModelFileError", "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
     "StepDecay", "ExponentialDecay", "CosineDecay", "MeanSquaredError", "MeanAbsoluteError",
     "Huber", "BinaryCrossEntropy", "SoftmaxCrossEntropy", "L1", "L2", "L1L2",

@@ -155,6 +155,7 @@ class FitMixin:
     def _require_compiled_and_build(self, X):
         if not self.compiled:
             raise RuntimeError("call model.compile(optimizer=..., loss=...) before training")
+        self._build_from_input()
         if not self.built:
             shape = np.shape(X)
             if len(shape) < 2:

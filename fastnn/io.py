@@ -146,6 +146,7 @@ def _version():
 
 def save_model(model, path, epoch=None):
     """Write ``model`` (architecture, weights, optimizer state, step counters) to ``path``."""
+    model._build_from_input()
     if not model.built:
         raise RuntimeError("cannot save a model that is not built")
     arrays = [("params", model.params), ("buffers", model.buffers)]

@@ -11,13 +11,37 @@ from fastnn import activations as A
 from fastnn import initializers, regularizers
 from fastnn._backend import default_backend
 
-__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten"]
+__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Input"]
 
 
 def _positive_int(name, value, cls):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{cls}: {name} must be a positive integer. Received: {name}={value!r}")
     return int(value)
+
+
+class Input:
+    """Keras's ``Input(shape=(784,))`` as the first entry of a ``Sequential``: it gives
+    the features' shape (no batch axis), so the model builds from it when first used,
+    ``summary()`` included, and checks every ``X`` against it. Like Keras's, it is not
+    one of ``model.layers``."""
+
+    def __init__(self, shape, batch_size=None, dtype=None, name=None):
+        dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
+        if not (isinstance(dims, (tuple, list)) and dims and all(
+                isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                for d in dims)):
+            raise ValueError("Input: shape must be the features' shape, positive integers "
+                             f"such as (784,) or (28, 28), without the batch axis. Received: "
+                             f"shape={shape!r}")
+        if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
+            raise ValueError(f"Input: dtype must be float32 or float64. Received: dtype={dtype!r}")
+        self.shape = tuple(int(d) for d in dims)
+        self.dtype = None if dtype is None else np.dtype(dtype)
+        self.batch_size, self.name = batch_size, name   # accepted as Keras takes them
+
+    def __repr__(self):
+        return f"Input(shape={self.shape})"
 
 
 def _keras_sizes(in_features, out_features, units, input_shape, input_dim):

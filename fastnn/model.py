@@ -20,7 +20,7 @@ from fastnn._data import (
     zeros_aligned,
 )
 from fastnn._fit import FitMixin
-from fastnn.layers import Activation, Dense, Dropout, Layer
+from fastnn.layers import Activation, Dense, Dropout, Input, Layer
 
 __all__ = ["Sequential"]
 
@@ -47,6 +47,7 @@ class Sequential(FitMixin):
         self.dtype = np.dtype(dtype)
         self.seed, self.name = int(seed), name
         self._be = get_backend(backend)
+        self._input_hint = None    # the shape an Input entry gave
         self.layers = []
         for layer in layers or []:
             self.add(layer)
@@ -59,7 +60,17 @@ class Sequential(FitMixin):
         self._plan = self._pplan = None
 
     def add(self, layer):
-        """Append a layer (before the model is built)."""
+        """Append a layer (before the model is built). An ``Input(shape=...)`` may come
+        first: the model then builds from its shape."""
+        if isinstance(layer, Input):
+            if self.layers or self._input_hint is not None:
+                raise ValueError("Input(shape=...) must be the model's first entry, and "
+                                 "there can be one")
+            if layer.dtype is not None and layer.dtype != self.dtype:
+                raise ValueError(f"{layer!r} has dtype {layer.dtype.name}, the model "
+                                 f"{self.dtype.name}: set Sequential(dtype=...)")
+            self._input_hint = layer.shape
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes fastnn.Layer objects; got {layer!r}")
         if getattr(self, "built", False):
@@ -95,12 +106,24 @@ class Sequential(FitMixin):
             self.optimizer._bind(self.params)
 
     # ---- building: one arena for parameters, one for gradients ----------------------
-    def build(self, input_shape):
+    def build(self, input_shape=None):
         """Infer every layer's shapes from ``input_shape`` (the features' shape, e.g. 784;
-        a leading None for the batch axis, as in Keras, is dropped), allocate the
-        arenas, bind the layer views and initialise the weights from the seed."""
+        a leading None for the batch axis, as in Keras, is dropped; default: the
+        ``Input`` entry's), allocate the arenas, bind the layer views and initialise
+        the weights from the seed."""
         self._check_not_busy("build the model")   # a running fit steps the old arenas
+        if input_shape is None:
+            if self._input_hint is None:
+                raise ValueError("build needs input_shape (the model has no Input entry)")
+            input_shape = self._input_hint
         self._build(input_shape)
+
+    def _build_from_input(self, X=None):
+        """Build a model not built yet from its ``Input`` shape, else from ``X``'s."""
+        if not self.built and self._input_hint is not None and self.layers:
+            self._build(self._input_hint)
+        elif not self.built and X is not None:
+            self._build(np.shape(X)[1:])
 
     def _build(self, input_shape):
         if not self.layers:
@@ -154,6 +177,7 @@ class Sequential(FitMixin):
         return self
 
     def count_params(self):
+        self._build_from_input()
         return int(self.params.size) if self.built else None
 
     # ---- compile ----------------------------------------------------------------
@@ -189,6 +213,7 @@ class Sequential(FitMixin):
     def _require(self, compiled=True):
         if compiled and not self.compiled:
             raise RuntimeError("call model.compile(optimizer=..., loss=...) before this")
+        self._build_from_input()
         if not self.built:
             raise RuntimeError("the model is not built yet: call fit() or build(input_shape)")
 
@@ -222,7 +247,8 @@ class Sequential(FitMixin):
             if out is not None:
                 return out
         if not self.built:
-            self.build(np.shape(X)[1:])
+            self._check_not_busy("build the model")
+            self._build_from_input(X)
         X = check_x(X, self.dtype, self.input_shape, allow_nonfinite=allow_nonfinite)
         return self._raw_outputs(X, check_positive_int(batch_size, "batch_size"),
                                  getattr(self, "_output_act", None))
@@ -321,6 +347,7 @@ class Sequential(FitMixin):
     # ---- description --------------------------------------------------------------
     def summary(self, print_fn=print):
         """Print each layer with its output shape and parameter count."""
+        self._build_from_input()
         rows = [("Layer", "Output shape", "Params")]
         for layer in self.layers:
             shape = "?" if layer.output_shape is None else str((None,) + layer.output_shape)

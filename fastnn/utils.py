@@ -20,6 +20,7 @@ def clone_model(model, dtype=None, backend=None):
               for layer in model.layers]
     new = Sequential(layers, seed=model.seed, dtype=dtype or model.dtype,
                      backend=backend or model._be.name, name=model.name)
+    new._input_hint = model._input_hint
     if model.built:
         new.build(model.input_shape)
         new.params[...] = model.params

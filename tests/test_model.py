@@ -647,6 +647,44 @@ def test_keras_spellings_of_layers_and_fit_arguments():
             bad()
 
 
+def test_keras_input_entry_builds_the_model_from_its_shape(capsys, tmp_path):
+    """Keras 3's way to give the input shape: Sequential([Input(shape=...), ...])."""
+    X, y = data(40)
+    m = fn.Sequential([fn.Input(shape=(6,)), fn.Dense(16, activation="relu"), fn.Dense(3)])
+    assert len(m.layers) == 2 and m.count_params() == 6 * 16 + 16 + 16 * 3 + 3
+    m.summary()                                   # built before any data, as in Keras
+    assert "Total params: 163" in capsys.readouterr().out
+    ref = fn.Sequential([fn.Dense(6, 16, activation="relu"), fn.Dense(3)])
+    for model in (m, ref):
+        model.compile(optimizer="adam", loss="softmax_cross_entropy")
+        model.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    np.testing.assert_array_equal(m.params, ref.params)
+    with pytest.raises(ValueError, match=r"shape \(5,\); the model expects \(6,\)"):
+        m.predict(np.zeros((2, 5), np.float32))
+    added = fn.Sequential()
+    added.add(fn.Input(shape=6))
+    added.add(fn.Dense(3))
+    assert added.predict(X[:2]).shape == (2, 3) and added.input_shape == (6,)
+    lazy = fn.Sequential([fn.Input((4, 2)), fn.Flatten(), fn.Dense(3)])
+    lazy.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"the model expects \(4, 2\)"):
+        lazy.fit(X, np.zeros((40, 3), np.float32), epochs=1, verbose=0)
+    assert lazy.input_shape == (4, 2)
+    assert fn.utils.clone_model(fn.Sequential([fn.Input(6), fn.Dense(2)])).count_params() == 14
+    fn.Sequential([fn.Input(6), fn.Dense(2)]).save(tmp_path / "new.fnn")
+    assert fn.load_model(tmp_path / "new.fnn").input_shape == (6,)
+    for bad, match in (
+            (lambda: fn.Input(shape=(None, 6)), "positive integers"),
+            (lambda: fn.Input(shape=0), "positive integers"),
+            (lambda: fn.Input(shape=(6,), dtype="int32"), "float32 or float64"),
+            (lambda: fn.Sequential([fn.Dense(3), fn.Input((6,))]), "first entry"),
+            (lambda: fn.Sequential([fn.Input((6,)), fn.Input((6,))]), "first entry"),
+            (lambda: fn.Sequential([fn.Input((6,), dtype="float64"), fn.Dense(3)]), "dtype"),
+            (lambda: fn.Sequential([fn.Dense(3)]).build(), "needs input_shape")):
+        with pytest.raises(ValueError, match=match):
+            bad()
+
+
 def test_keras_optimizer_spellings():
     assert fn.Adam(learning_rate=3e-4).lr == 3e-4 and fn.SGD(learning_rate=0.5).lr == 0.5
     opt = fn.RMSProp()
