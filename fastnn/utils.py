@@ -6,7 +6,17 @@ import numpy as np
 from fastnn import _checks
 from fastnn._data import check_x, check_y
 
-__all__ = ["check_gradients", "clone_model"]
+__all__ = ["check_gradients", "clone_model", "to_categorical"]
+
+
+def to_categorical(y, num_classes=None, dtype="float32"):
+    """Keras's name for ``fastnn.datasets.one_hot``: integer labels (a column of them,
+    shape ``[n, 1]``, too) to one-hot rows ``[n, num_classes]``."""
+    from fastnn.datasets import one_hot
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    return one_hot(y, num_classes, dtype)
 
 
 def clone_model(model, dtype=None, backend=None):

@@ -597,6 +597,18 @@ def test_one_hot_of_no_labels():
     assert D.one_hot([], 3).shape == (0, 3)
 
 
+def test_to_categorical_is_kerass_one_hot():
+    y = np.array([2, 0, 1, 2])
+    expect = np.eye(3, dtype=np.float32)[y]
+    np.testing.assert_array_equal(fn.utils.to_categorical(y), expect)
+    np.testing.assert_array_equal(fn.utils.to_categorical(y[:, None], num_classes=3), expect)
+    assert fn.utils.to_categorical(y, 5, dtype="float64").shape == (4, 5)
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 1\]"):
+        fn.utils.to_categorical(y, num_classes=2)
+    with pytest.raises(ValueError, match="1-D integer labels"):
+        fn.utils.to_categorical(np.zeros((4, 2), int))
+
+
 def test_hyperparameters_are_checked_when_changed_after_construction():
     """The update kernels take hyperparameters as they are; a value set between two fits
     (or by a callback) is checked as the constructor checks it."""
