@@ -164,9 +164,10 @@ class FitMixin:
             self._build(shape[1:])
 
     # ---- fit --------------------------------------------------------------------
-    def fit(self, X=None, y=None, epochs=1, batch_size=32, shuffle=True, validation_split=0.0,
-            validation_data=None, callbacks=None, verbose=1, class_weight=None,
-            sample_weight=None, initial_epoch=0, allow_nonfinite=False, *, x=None):
+    def fit(self, X=None, y=None, *, epochs=1, batch_size=32, shuffle=True,
+            validation_split=0.0, validation_data=None, callbacks=None, verbose=1,
+            class_weight=None, sample_weight=None, initial_epoch=0, allow_nonfinite=False,
+            x=None):
         """Train for ``epochs`` epochs of mini-batches; returns a ``History``.
 
         ``batch_size=None`` is full-batch gradient descent. The validation split takes
@@ -175,6 +176,10 @@ class FitMixin:
         ``allow_nonfinite=True`` (a non-finite loss then stops training, see below); a
         loss that becomes NaN or infinite stops training with a warning and restores the
         weights of the last good chunk of steps. ``x=`` is Keras's name for ``X``.
+
+        Everything after ``y`` is keyword-only: Keras's positional order is
+        ``(x, y, batch_size, epochs)``, so ``fit(X, y, 32, 5)`` is an error rather than
+        32 epochs of batches of 5.
 
         One model trains in one call at a time: a second ``fit`` or ``train_on_batch`` on
         it from another thread (or a callback) is a RuntimeError.

@@ -232,7 +232,7 @@ class Sequential(FitMixin):
     def _penalty(self):
         return sum(layer.penalty() for layer in self.layers)
 
-    def predict(self, X=None, batch_size=1024, allow_nonfinite=False, verbose=0, *, x=None):
+    def predict(self, X=None, batch_size=1024, *, allow_nonfinite=False, verbose=0, x=None):
         """Outputs for ``X`` in inference mode, in batches: probabilities for softmax /
         sigmoid cross-entropy models, raw outputs otherwise. Shape ``[n, outputs]``.
         ``verbose`` is accepted as Keras code passes it; predict prints nothing. ``x=``
@@ -281,8 +281,8 @@ class Sequential(FitMixin):
         self._pplan = (key, plan)
         return plan
 
-    def evaluate(self, X=None, y=None, batch_size=1024, sample_weight=None, verbose=0,
-                 allow_nonfinite=False, *, x=None):
+    def evaluate(self, X=None, y=None, batch_size=1024, *, sample_weight=None, verbose=0,
+                 allow_nonfinite=False, x=None):
         """``{"loss": ..., <metric>: ...}`` on ``(X, y)`` in inference mode (a dict, where
         Keras returns a list by default). ``x=`` is Keras's name for ``X``."""
         X = keras_x(X, x, "evaluate")

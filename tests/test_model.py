@@ -652,6 +652,9 @@ def test_keras_spellings_of_layers_and_fit_arguments():
             (lambda: fn.Dense(), TypeError, "needs its output size"),
             (lambda: fn.Dense(4, input_shape=(28, 28)), ValueError, "Flatten"),
             (lambda: m.fit(X, y, x=X), TypeError, "inputs once"),
+            (lambda: m.fit(X, y, 8, 2), TypeError, "positional"),     # Keras: batch, epochs
+            (lambda: m.evaluate(X, y, 8, 0), TypeError, "positional"),
+            (lambda: m.predict(X, 8, 0), TypeError, "positional"),
             (lambda: m.fit(X), TypeError, "needs the targets y"),
             (lambda: m.evaluate(y=y), TypeError, "needs the inputs X"),
             (lambda: m.predict(), TypeError, "needs the inputs X")):
