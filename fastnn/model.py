@@ -282,12 +282,16 @@ class Sequential(FitMixin):
         return plan
 
     def evaluate(self, X=None, y=None, batch_size=1024, *, sample_weight=None, verbose=0,
-                 allow_nonfinite=False, x=None):
-        """``{"loss": ..., <metric>: ...}`` on ``(X, y)`` in inference mode (a dict, where
-        Keras returns a list by default). ``x=`` is Keras's name for ``X``."""
+                 allow_nonfinite=False, return_dict=True, x=None):
+        """``{"loss": ..., <metric>: ...}`` on ``(X, y)`` in inference mode. Keras returns
+        a list by default: ``return_dict=False`` gives Keras's ``[loss, <metric>, ...]``
+        (the loss alone without metrics). ``x=`` is Keras's name for ``X``."""
         X = keras_x(X, x, "evaluate")
         if y is None:
             raise TypeError("evaluate() needs the targets y")
+        if self.compiled and not self.built:      # as predict: an untrained model's loss
+            self._check_not_busy("build the model")
+            self._build_from_input(X)
         self._require()
         X = check_x(X, self.dtype, self.input_shape, allow_nonfinite=allow_nonfinite)
         y = check_y(y, X.shape[0], self.loss, self.output_shape[0], self.dtype)
@@ -300,6 +304,8 @@ class Sequential(FitMixin):
             logs[name] = float(fn(y, out))
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if not return_dict:
+            return logs["loss"] if len(logs) == 1 else list(logs.values())
         return logs
 
     # ---- weights ----------------------------------------------------------------

@@ -644,6 +644,12 @@ def test_keras_spellings_of_layers_and_fit_arguments():
     assert h.history == ref.fit(X, y, epochs=2, batch_size=8, verbose=0).history
     np.testing.assert_array_equal(m.params, ref.params)
     assert m.evaluate(x=X, y=y) == ref.evaluate(X, y)
+    loss, acc = m.evaluate(X, y, return_dict=False)          # Keras's list
+    assert [loss, acc] == list(ref.evaluate(X, y).values())
+    assert ref.evaluate(X, y, return_dict=False) == [loss, acc]
+    plain = fn.Sequential([fn.Dense(6, 3)])
+    plain.compile(optimizer="sgd", loss="softmax_cross_entropy")
+    assert plain.evaluate(X, y, return_dict=False) == plain.evaluate(X, y)["loss"]
     np.testing.assert_array_equal(m.predict(x=X), ref.predict(X))
     assert (fn.Dense(4, input_dim=6).in_features, fn.Dense(units=4).in_features) == (6, None)
     for bad, exc, match in (
