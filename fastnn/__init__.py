@@ -42,7 +42,7 @@ from fastnn.losses import (
                               SoftmaxCrossEntropy,
 )
 from fastnn.model import Sequential
-from fastnn.normalization import BatchNorm, LayerNorm
+from fastnn.normalization import BatchNorm, BatchNormalization, LayerNorm, LayerNormalization
 from fastnn.optimizers import (
                               SGD,
                               Adagrad,
@@ -61,7 +61,8 @@ __all__ = [
     "metrics", "optimizers", "regularizers", "Callback", "CSVLogger", "EarlyStopping",
     "History", "LearningRateScheduler", "ModelCheckpoint", "TerminateOnNaN", "LambdaCallback",
     "ReduceLROnPlateau", "Layer", "Dense", "Activation", "Dropout", "Flatten", "Input",
-    "BatchNorm", "LayerNorm", "Sequential", "Perceptron",
+    "BatchNorm", "LayerNorm", "BatchNormalization", "LayerNormalization", "Sequential",
+    "Perceptron",
     "Adaline", "load_model", "ModelFileError", "SGD", "Adagrad", "RMSProp", "Adam", "AdamW",
     "StepDecay", "ExponentialDecay", "CosineDecay", "MeanSquaredError", "MeanAbsoluteError",
     "Huber", "BinaryCrossEntropy", "SoftmaxCrossEntropy", "L1", "L2", "L1L2",

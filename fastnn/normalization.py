@@ -3,7 +3,7 @@ import numpy as np
 
 from fastnn.layers import Layer, _positive_int
 
-__all__ = ["BatchNorm", "LayerNorm"]
+__all__ = ["BatchNorm", "LayerNorm", "BatchNormalization", "LayerNormalization"]
 
 
 def _check_eps(cls, eps):
@@ -89,3 +89,26 @@ class LayerNorm(_Norm):
 
     def __repr__(self):
         return f"LayerNorm({self.num_features or '?'})"
+
+
+def _keras_norm(cls, axis, center, scale, kwargs):
+    if axis not in (-1, 1) or center is not True or scale is not True:
+        raise ValueError(f"{cls}: fastnn normalises 1-D features (axis=-1) with both "
+                         f"gamma and beta; got axis={axis!r}, center={center!r}, "
+                         f"scale={scale!r}")
+    if kwargs:
+        raise TypeError(f"{cls}: Keras's {', '.join(sorted(kwargs))} not supported here")
+
+
+def BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                       name=None, **kwargs):
+    """Keras's name and defaults (momentum 0.99, epsilon 1e-3) for a ``BatchNorm``; the
+    momentum means the same in both (``running = momentum·running + (1 - momentum)·batch``)."""
+    _keras_norm("BatchNormalization", axis, center, scale, kwargs)
+    return BatchNorm(momentum=momentum, eps=epsilon, name=name)
+
+
+def LayerNormalization(axis=-1, epsilon=1e-3, center=True, scale=True, name=None, **kwargs):
+    """Keras's name and default (epsilon 1e-3) for a ``LayerNorm``."""
+    _keras_norm("LayerNormalization", axis, center, scale, kwargs)
+    return LayerNorm(eps=epsilon, name=name)

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import fastnn as fn
 from fastnn import _ref, ops
 
 pytestmark = pytest.mark.kernels
@@ -120,3 +121,18 @@ def test_validation():
         ops.layer_norm(np.ones(3), g, b)
     with pytest.raises(TypeError, match="dtype"):
         ops.layer_norm(x, g.astype(np.float32), b)
+
+
+def test_keras_names_give_the_same_layers_with_kerass_defaults():
+    bn, ln = fn.BatchNormalization(), fn.LayerNormalization(epsilon=1e-5)
+    assert type(bn) is fn.BatchNorm and (bn.momentum, bn.eps) == (0.99, 1e-3)
+    assert type(ln) is fn.LayerNorm and ln.eps == 1e-5
+    assert fn.BatchNormalization(momentum=0.9, epsilon=1e-5).get_config() == \
+        fn.BatchNorm().get_config()
+    for bad, exc in ((lambda: fn.BatchNormalization(axis=0), ValueError),
+                     (lambda: fn.BatchNormalization(center=False), ValueError),
+                     (lambda: fn.LayerNormalization(scale=False), ValueError),
+                     (lambda: fn.BatchNormalization(renorm=True), TypeError),
+                     (lambda: fn.BatchNormalization(momentum=1.0), ValueError)):
+        with pytest.raises(exc):
+            bad()
