@@ -146,6 +146,10 @@ cdef class Plan:
             op.n_out = int(np.prod(layer.output_shape))
             op.need_dx = i > 0
             op.y = self._buf((batch, op.n_out))
+            # the plan holds raw pointers into these: keep them alive even if the layer is
+            # re-bound (shared by another model that is built again)
+            self.keep.append(list(getattr(layer, "params", ())) +
+                             list(getattr(layer, "grads", ())) + list(getattr(layer, "buffers", ())))
             if kind == FNN_OP_DENSE:
                 ws = max(ws, self._dense(op, layer, A))
             elif kind == FNN_OP_ACT:
@@ -290,6 +294,7 @@ cdef class Plan:
         self.p.clipnorm = opt.clipnorm or 0.0
         self.p.clipvalue = opt.clipvalue or 0.0
         self.p.params, self.p.grads = _ptr(model.params), _ptr(model.grads)
+        self.keep.append((model.params, model.grads))
         self.p.n_params = model.params.size
 
     def run(self, X, Y, SW, const int64_t[::1] order, Py_ssize_t bs, Py_ssize_t first,
