@@ -36,9 +36,11 @@ class Input:
                              f"shape={shape!r}")
         if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"Input: dtype must be float32 or float64. Received: dtype={dtype!r}")
+        if batch_size is not None:   # accepted as Keras takes it; batches vary in fastnn
+            _positive_int("batch_size", batch_size, "Input")
         self.shape = tuple(int(d) for d in dims)
         self.dtype = None if dtype is None else np.dtype(dtype)
-        self.batch_size, self.name = batch_size, name   # accepted as Keras takes them
+        self.batch_size, self.name = batch_size, name
 
     def __repr__(self):
         return f"Input(shape={self.shape})"
@@ -81,6 +83,25 @@ class Layer:
         self._need_dx = True   # the model clears it on the first layer: no dx needed there
         self.input_shape = self.output_shape = None
         self._be = default_backend()
+
+    _FORWARD_CACHES = ("_x", "_z", "_y", "_mask", "_cache")   # what backward reads
+
+    def __getstate__(self):
+        """copy.deepcopy and pickle leave out what the next step recomputes: the arrays
+        the forward pass saved for backward (the user's last batch among them) and the
+        gradients."""
+        state = self.__dict__.copy()
+        for k in self._FORWARD_CACHES:
+            if k in state:
+                state[k] = None
+        if state.get("grads"):
+            state["grads"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "grads" in state and state["grads"] is None:   # zeros until re-bound or a step
+            self.grads = [np.zeros_like(p) for p in self.params]
 
     # -- building ---------------------------------------------------------------
     def build(self, input_shape):

@@ -5,6 +5,8 @@
 ...               metrics=["accuracy"])
 >>> history = model.fit(X, y, epochs=10, batch_size=128, validation_split=0.1)
 """
+import threading
+
 import numpy as np
 
 from fastnn import losses as L
@@ -23,6 +25,8 @@ from fastnn._fit import FitMixin
 from fastnn.layers import Activation, Dense, Dropout, Input, Layer
 
 __all__ = ["Sequential"]
+
+_BUILD_LOCK = threading.Lock()   # a model built on first use is built once
 
 
 class Sequential(FitMixin):
@@ -79,10 +83,13 @@ class Sequential(FitMixin):
 
     # ---- copy.deepcopy and pickle -------------------------------------------------------
     def __getstate__(self):
-        """The compiled plans are left out (rebuilt on first use), and so is the busy
-        mark: a copy taken from a callback is not training."""
+        """The compiled plans are left out (rebuilt on first use), and so are the busy
+        mark (a copy taken from a callback is not training) and the gradients."""
         state = self.__dict__.copy()
         state["_plan"] = state["_pplan"] = state["_busy"] = None
+        state["_snap"] = None                   # a fit's restore point, not the model's
+        if "grads" in state:
+            state["grads"] = None               # recomputed by every step
         opt = state.get("optimizer")
         state["_opt_bound"] = bool(self.built and opt is not None and opt._arena is not None
                                    and opt._arena() is self.params)
@@ -91,19 +98,25 @@ class Sequential(FitMixin):
     def __setstate__(self, state):
         """Re-bind the copy: a layer's weights are views of its model's arenas, which a
         pickle or deep copy of the arrays alone would turn into separate arrays (training
-        would then step the arena and predict read stale layer weights)."""
+        would then step the arena and predict read stale layer weights). The layers are
+        not built again: their seeds and any state of their own stay as copied."""
         bound = state.pop("_opt_bound", False)
         self.__dict__.update(state)
         if not self.built:
             return
         params, buffers = self.params, self.buffers
-        if self.optimizer is not None:
-            self.optimizer._arena = None   # keep its state: _build resets a bound one
-        self._build(self.input_shape)
+        self._allocate([layer.param_specs() for layer in self.layers],
+                       [layer.buffer_specs() for layer in self.layers])
         self.params[...] = params
         self.buffers[...] = buffers
         if bound:
+            self.optimizer._arena = None
             self.optimizer._bind(self.params)
+
+    def __copy__(self):
+        raise TypeError("a shallow copy of a Sequential would share its layers, weights and "
+                        "optimizer with the original (building one would move the other's "
+                        "weights); use copy.deepcopy(model) or fastnn.utils.clone_model")
 
     # ---- building: one arena for parameters, one for gradients ----------------------
     def build(self, input_shape=None):
@@ -119,11 +132,17 @@ class Sequential(FitMixin):
         self._build(input_shape)
 
     def _build_from_input(self, X=None):
-        """Build a model not built yet from its ``Input`` shape, else from ``X``'s."""
-        if not self.built and self._input_hint is not None and self.layers:
-            self._build(self._input_hint)
-        elif not self.built and X is not None:
-            self._build(np.shape(X)[1:])
+        """Build a model not built yet from its ``Input`` shape, else from ``X``'s; once,
+        when two threads get here first together."""
+        if self.built:
+            return
+        with _BUILD_LOCK:
+            if self.built:
+                return
+            if self._input_hint is not None and self.layers:
+                self._build(self._input_hint)
+            elif X is not None:
+                self._build(np.shape(X)[1:])
 
     def _build(self, input_shape):
         if not self.layers:
@@ -138,6 +157,9 @@ class Sequential(FitMixin):
                              "as 784 or (28, 28), optionally after None for the batch axis. "
                              f"Received: input_shape={input_shape!r}")
         shape = tuple(int(d) for d in dims)
+        if self._input_hint is not None and shape != self._input_hint:
+            raise ValueError(f"input_shape {shape} differs from the model's Input entry, "
+                             f"{self._input_hint}")
         self.input_shape, specs, bufs = shape, [], []
         for layer in self.layers:
             layer._be = self._be
@@ -145,15 +167,30 @@ class Sequential(FitMixin):
             specs.append(layer.param_specs())
             bufs.append(layer.buffer_specs())
         self.output_shape = shape
-        sizes = [int(np.prod(s)) for ps in specs for _, s in ps]
         opt, old = getattr(self, "optimizer", None), getattr(self, "params", None)
         if opt is not None and opt._arena is not None and opt._arena() is old:
             opt._reset()  # new weights: the moments and step count of the old ones go
+        self._allocate(specs, bufs)
+        for i, layer in enumerate(self.layers):
+            layer._need_dx = i > 0
+            if isinstance(layer, Dropout):
+                layer.seed = int(np.random.SeedSequence([self.seed, 7, i]).generate_state(1)[0])
+        rng = np.random.default_rng([self.seed, 1])
+        for layer in self.layers:
+            layer.reset_parameters(rng)
+        self.built = True
+        self._plan = self._pplan = None
+        return self
+
+    def _allocate(self, specs, bufs):
+        """Allocate the arenas for the layers' parameter and buffer specs and bind the
+        layers to views of them; buffers start at their initial values."""
+        sizes = [int(np.prod(s)) for ps in specs for _, s in ps]
         self.params = zeros_aligned(sum(sizes), self.dtype)
         self.grads = zeros_aligned(sum(sizes), self.dtype)
         self.buffers = np.zeros(sum(int(np.prod(s)) for bs in bufs for _, s, _ in bs), self.dtype)
         off = boff = 0
-        for i, (layer, ps, bs) in enumerate(zip(self.layers, specs, bufs)):
+        for layer, ps, bs in zip(self.layers, specs, bufs):
             pv, gv, bv = [], [], []
             for _, s in ps:
                 k = int(np.prod(s))
@@ -166,15 +203,6 @@ class Sequential(FitMixin):
                 bv[-1][...] = init
                 boff += k
             layer.bind(pv, gv, bv)
-            layer._need_dx = i > 0
-            if isinstance(layer, Dropout):
-                layer.seed = int(np.random.SeedSequence([self.seed, 7, i]).generate_state(1)[0])
-        rng = np.random.default_rng([self.seed, 1])
-        for layer in self.layers:
-            layer.reset_parameters(rng)
-        self.built = True
-        self._plan = self._pplan = None
-        return self
 
     def count_params(self):
         self._build_from_input()

@@ -401,3 +401,84 @@ def test_optimizer_copied_alone_keeps_its_state_unbound():
     for k, a in m.optimizer.state.items():
         np.testing.assert_array_equal(opt.state[k], a)
         assert opt.state[k].ctypes.data % 64 == 0
+
+
+def test_shallow_copy_is_refused_and_leaves_the_original_alone():
+    import copy
+    X, y = data()
+    m = build()
+    m.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    before = m.predict(X)
+    with pytest.raises(TypeError, match="deepcopy"):
+        copy.copy(m)
+    m.fit(X, y, epochs=1, batch_size=16, verbose=0)       # still trains: nothing moved
+    assert not np.array_equal(m.predict(X), before)
+
+
+def test_copy_keeps_layer_state_instead_of_building_again():
+    """The copy re-binds arenas; it does not build its layers again, which restarted a
+    custom layer's own random stream and re-derived dropout seeds from model.seed."""
+    class Noise(fn.Layer):
+        def build(self, input_shape):
+            self.rng = np.random.default_rng(0)
+            return super().build(input_shape)
+
+        def forward(self, x, training=False):
+            return x + self.rng.standard_normal(x.shape).astype(x.dtype) if training else x
+
+        def backward(self, dy):
+            return dy
+
+    X, y = data()
+    m = fn.Sequential([fn.Dense(8, 16, activation="relu"), Noise(), fn.Dropout(0.3),
+                       fn.Dense(16, 3)])
+    m.compile(optimizer="adam", loss="softmax_cross_entropy")
+    m.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    m.seed = 99                                            # after build: not re-derived
+    c = _copy("deepcopy", m)                               # (a local class: no pickle)
+    assert c.layers[2].seed == m.layers[2].seed
+    for model in (m, c):
+        model.fit(X, y, epochs=2, initial_epoch=1, batch_size=16, verbose=0)
+    np.testing.assert_array_equal(c.params, m.params)
+
+
+def test_a_plan_keeps_the_weights_it_points_into_alive():
+    """Two models sharing layer objects (a user error) re-bind them in turn; a cached
+    plan of the first pointed into an arena the second had freed (a segfault)."""
+    code = textwrap.dedent("""
+        import numpy as np, fastnn as fn
+        X = np.ones((2, 64), np.float32)
+        layers = [fn.Dense(64, 4096), fn.Dense(4096, 10)]
+        a = fn.Sequential(layers)
+        a.build(64)
+        b = fn.Sequential(layers)
+        b.build(64)
+        first = a.predict(X)       # a's plan reads the layers' views: b's first arena
+        b.build(64)                # which this frees
+        same = []
+        for _ in range(3):
+            np.ones(10**6)         # reuse the freed memory
+            same.append(np.array_equal(a.predict(X), first))
+        print("OK" if all(same) else f"stale {same}")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       **child_kwargs())
+    assert r.returncode == 0 and r.stdout.strip() == "OK", (r.stdout, r.stderr[-2000:])
+
+
+def test_pickle_leaves_out_gradients_snapshots_and_the_last_batch():
+    import pickle
+    r = np.random.default_rng(1)
+    X = r.standard_normal((300, 64)).astype(np.float32)
+    y = r.integers(0, 3, 300)
+    m = fn.Sequential([fn.Dense(64, 128, activation="tanh"), fn.Dense(128, 3)], backend="numpy")
+    m.compile(optimizer="adam", loss="softmax_cross_entropy")
+    m.fit(X, y, epochs=1, batch_size=300, verbose=0)
+    m.predict(X)
+    blob = pickle.dumps(m)
+    # the arena and its layer views, Adam's two moments: 4 copies of the parameters
+    assert len(blob) < 4 * m.params.nbytes + 50_000
+    assert X[-1].tobytes() not in blob
+    c = pickle.loads(blob)
+    assert all(a.shape == p.shape and not a.any()
+               for layer in c.layers for a, p in zip(layer.grads, layer.params))
