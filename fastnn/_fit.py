@@ -161,7 +161,7 @@ class FitMixin:
             if len(shape) < 2:
                 raise ValueError("X must have a batch axis and features (at least 2 dimensions); "
                                  f"got shape {shape}")
-            self._build(shape[1:])
+            self._build_from_input(X)
 
     # ---- fit --------------------------------------------------------------------
     def fit(self, X=None, y=None, *, epochs=1, batch_size=32, shuffle=True,
@@ -218,10 +218,12 @@ class FitMixin:
         self.optimizer._bind(self.params)
         self._plan = self._train_plan(bs)
         X = X.reshape(X.shape[0], -1) if self._plan is not None else X
-        for cb in cbs:
-            cb.on_train_begin()
-        old_handler = self._catch_sigint()
+        begun, old_handler = [], None     # on_train_end for each callback that began
         try:
+            for cb in cbs:
+                cb.on_train_begin()
+                begun.append(cb)
+            old_handler = self._catch_sigint()
             for epoch in range(initial_epoch, epochs):
                 logs = self._fit_epoch(epoch, X, y, sw, bs, steps, shuffle, cbs)
                 if val is not None:
@@ -237,7 +239,7 @@ class FitMixin:
             self._plan = None
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
-            for cb in cbs:
+            for cb in begun:
                 cb.on_train_end()
         return history
 

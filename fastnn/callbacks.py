@@ -69,20 +69,24 @@ class _Monitor(Callback):
         if not isinstance(monitor, str):
             raise TypeError(f"monitor must be the name of a logged value such as 'val_loss'. "
                             f"Received: monitor={monitor!r}")
-        self.monitor = monitor
+        self.monitor = self._watching = monitor
         self.mode, self._op = _mode_better(monitor, mode)
         min_delta = _checks.number("min_delta", min_delta)
         self.min_delta = abs(min_delta) * (1 if self.mode == "max" else -1)
 
+    def set_model(self, model):
+        super().set_model(model)
+        self._watching = self.monitor   # each fit starts from the name asked for
+
     def _current(self, logs):
         logs = logs or {}
-        if self.monitor in logs:
-            return logs[self.monitor]
+        if self._watching in logs:
+            return logs[self._watching]
         fallback = self.monitor[4:] if self.monitor.startswith("val_") else None
         if fallback in logs:
             warnings.warn(f"{type(self).__name__}: '{self.monitor}' is not logged (no validation "
-                          f"data); monitoring '{fallback}' instead", stacklevel=3)
-            self.monitor = fallback
+                          f"data); monitoring '{fallback}' for this fit", stacklevel=3)
+            self._watching = fallback
             return logs[fallback]
         raise KeyError(f"{type(self).__name__}: metric '{self.monitor}' is not available; "
                        f"logged: {', '.join(sorted(logs))}")

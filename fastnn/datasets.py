@@ -142,7 +142,8 @@ def one_hot(labels, num_classes=None, dtype="float32"):
     else:
         k = _checks.integer("num_classes", num_classes, lo=1)
     if labels.size and (labels.min() < 0 or labels.max() >= k):
-        raise ValueError(f"labels must be in [0, {k - 1}]")
+        raise ValueError(f"labels must be in [0, {k - 1}]; got labels from {labels.min()} "
+                         f"to {labels.max()}")
     out = np.zeros((labels.size, k), dtype)
     out[np.arange(labels.size), labels] = 1
     return out

@@ -10,13 +10,23 @@ __all__ = ["check_gradients", "clone_model", "to_categorical"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
-    """Keras's name for ``fastnn.datasets.one_hot``: integer labels (a column of them,
-    shape ``[n, 1]``, too) to one-hot rows ``[n, num_classes]``."""
+    """Keras's ``to_categorical``: class labels of any shape to one-hot vectors, shape
+    ``y.shape + (num_classes,)`` (a trailing axis of 1 is dropped first, as in Keras).
+    Float labels must hold whole numbers. ``fastnn.datasets.one_hot`` does 1-D labels."""
     from fastnn.datasets import one_hot
     y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    return one_hot(y, num_classes, dtype)
+    if y.dtype.kind == "b":
+        y = y.astype(np.int64)
+    elif y.dtype.kind == "f":
+        if not (np.isfinite(y).all() and (y == np.round(y)).all()):
+            raise ValueError("to_categorical: float labels must be whole numbers")
+        y = y.astype(np.int64)
+    elif y.dtype.kind not in "iu" and y.size:
+        raise ValueError(f"to_categorical expects integer class labels; got dtype {y.dtype}")
+    if y.ndim > 1 and y.shape[-1] == 1:
+        y = y[..., 0]
+    out = one_hot(y.reshape(-1).astype(np.int64), num_classes, dtype)
+    return out.reshape(y.shape + (out.shape[1],))
 
 
 def clone_model(model, dtype=None, backend=None):

@@ -203,3 +203,30 @@ def test_ctrl_c_stops_at_a_step_boundary_and_returns_history():
         p.kill()
     assert p.returncode == 0, err
     assert "RETURNED" in out and "interrupted" in err
+
+
+def test_monitor_fallback_lasts_one_fit():
+    """Without validation data val_loss falls back to loss; a later fit with validation
+    data watched the training loss for good (EarlyStopping, ModelCheckpoint and
+    ReduceLROnPlateau share this)."""
+    X, y = data()
+    m = model()
+    cb = fn.ReduceLROnPlateau(patience=100)
+    with pytest.warns(UserWarning, match="monitoring 'loss' for this fit"):
+        m.fit(X, y, epochs=1, verbose=0, callbacks=[cb])
+    assert cb.monitor == "val_loss"
+    m.fit(X, y, epochs=2, verbose=0, validation_split=0.25, callbacks=[cb])
+    assert cb.best == m.history.history["val_loss"][np.argmin(m.history.history["val_loss"])]
+
+
+def test_callbacks_that_began_end_when_a_later_one_refuses_to_begin(tmp_path):
+    X, y = data()
+    m = fn.Sequential([fn.Dense(5, 2)])
+    m.compile(optimizer=fn.SGD(fn.StepDecay(0.1, 10)), loss="softmax_cross_entropy")
+    ends = []
+    with pytest.raises(TypeError, match="schedule"):
+        m.fit(X, y, epochs=1, verbose=0, callbacks=[
+            fn.LambdaCallback(on_train_end=lambda logs: ends.append("first")),
+            fn.ReduceLROnPlateau(monitor="loss"),
+            fn.LambdaCallback(on_train_end=lambda logs: ends.append("never began"))])
+    assert ends == ["first"]

@@ -603,10 +603,19 @@ def test_to_categorical_is_kerass_one_hot():
     np.testing.assert_array_equal(fn.utils.to_categorical(y), expect)
     np.testing.assert_array_equal(fn.utils.to_categorical(y[:, None], num_classes=3), expect)
     assert fn.utils.to_categorical(y, 5, dtype="float64").shape == (4, 5)
-    with pytest.raises(ValueError, match=r"labels must be in \[0, 1\]"):
+    np.testing.assert_array_equal(fn.utils.to_categorical(y.astype(float)), expect)
+    grid = fn.utils.to_categorical(y.reshape(2, 2))           # any shape, as in Keras
+    assert grid.shape == (2, 2, 3) and (grid.argmax(-1) == y.reshape(2, 2)).all()
+    assert fn.utils.to_categorical(1, num_classes=2).tolist() == [0.0, 1.0]
+    assert fn.utils.to_categorical([True, False]).tolist() == [[0, 1], [1, 0]]
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 1\]; got labels from 0 to 2"):
         fn.utils.to_categorical(y, num_classes=2)
-    with pytest.raises(ValueError, match="1-D integer labels"):
-        fn.utils.to_categorical(np.zeros((4, 2), int))
+    with pytest.raises(ValueError, match="from -1 to 0"):
+        fn.utils.to_categorical([0, -1])
+    with pytest.raises(ValueError, match="whole numbers"):
+        fn.utils.to_categorical([0.5, 1.0])
+    with pytest.raises(ValueError, match="integer class labels"):
+        fn.utils.to_categorical(["a", "b"])
 
 
 def test_hyperparameters_are_checked_when_changed_after_construction():
@@ -698,6 +707,8 @@ def test_keras_input_entry_builds_the_model_from_its_shape(capsys, tmp_path):
             (lambda: fn.Input(shape=(None, 6)), "positive integers"),
             (lambda: fn.Input(shape=0), "positive integers"),
             (lambda: fn.Input(shape=(6,), dtype="int32"), "float32 or float64"),
+            (lambda: fn.Input(shape=(6,), batch_size=-3), "batch_size"),
+            (lambda: fn.Sequential([fn.Input(6), fn.Dense(3)]).build(5), "Input entry"),
             (lambda: fn.Sequential([fn.Dense(3), fn.Input((6,))]), "first entry"),
             (lambda: fn.Sequential([fn.Input((6,)), fn.Input((6,))]), "first entry"),
             (lambda: fn.Sequential([fn.Input((6,), dtype="float64"), fn.Dense(3)]), "dtype"),
@@ -749,3 +760,28 @@ def test_nonfinite_inputs_are_an_error_unless_allowed():
     assert np.isfinite(m.params).all()
     assert np.isnan(m.predict(X, allow_nonfinite=True)[3]).all()
     assert np.isfinite(m.evaluate(X[:3], y[:3])["loss"])
+
+
+def test_a_model_built_on_first_use_from_two_threads_is_built_once():
+    """summary/count_params/predict build an Input model on first use; two threads
+    doing so together each re-bound the layers while the other predicted."""
+    import threading
+    X = np.random.default_rng(0).standard_normal((4, 64)).astype(np.float32)
+    ref = fn.Sequential([fn.Dense(64, 256, activation="relu"), fn.Dense(256, 3)]).predict(X)
+
+    def use(m, go, outs, first):
+        go.wait()
+        if first:
+            m.count_params()
+        outs.append(m.predict(X))
+
+    for _ in range(20):
+        m = fn.Sequential([fn.Input((64,)), fn.Dense(256, activation="relu"), fn.Dense(3)])
+        outs, go = [], threading.Barrier(2)
+        threads = [threading.Thread(target=use, args=(m, go, outs, i == 0)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for out in outs:
+            np.testing.assert_array_equal(out, ref)
