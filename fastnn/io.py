@@ -149,10 +149,39 @@ def save_model(model, path, epoch=None):
     model._build_from_input()
     if not model.built:
         raise RuntimeError("cannot save a model that is not built")
+    epoch = _saveable_counter("epoch", epoch)
     arrays = [("params", model.params), ("buffers", model.buffers)]
     if model.compiled:
         arrays += [("opt/" + k, v) for k, v in sorted(model.optimizer.state.items())]
+    _check_saveable(model, arrays)
     _atomic_write(path, _pack(model_header(model, epoch), arrays))
+
+
+def _saveable_counter(name, value):
+    """A counter as the loader accepts it (``_count``), checked before anything is
+    written: a file the loader refuses would replace a good one."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or not 0 <= value <= 2**62:
+        raise ValueError(f"cannot save: {name} must be None or an integer in [0, 2**62]; "
+                         f"got {name}={value!r:.50}")
+    return int(value)
+
+
+def _check_saveable(model, arrays):
+    """The loader's checks, made before writing, so ``save`` never replaces a good file
+    with one ``load_model`` refuses."""
+    _saveable_counter("the model's step count", model._step)
+    if model.compiled:
+        _saveable_counter("the optimizer's iterations", model.optimizer.iterations)
+    for name, a in arrays:
+        if not np.isfinite(a).all():
+            raise ValueError(f"cannot save: {name!r} holds non-finite values (a diverged "
+                             "model); nothing was written")
+    for k, v in _weight_views(model).items():
+        if k.endswith("running_var") and (v < 0).any():
+            raise ValueError(f"cannot save: {k} holds a negative variance; nothing was written")
 
 
 def _weight_views(model):
@@ -292,12 +321,27 @@ def _build(path, header):
                 raise ModelFileError(f"{path}: layer config must be an object")
             layers.append(cls(**cfg))
         model = Sequential(layers, seed=spec["seed"], dtype=spec["dtype"], name=spec.get("name"))
+        _check_declared_size(path, header, layers, tuple(spec["input_shape"]))
         model.build(tuple(spec["input_shape"]))
     except ModelFileError:
         raise
     except (TypeError, ValueError, KeyError, AttributeError) as e:
         raise ModelFileError(f"{path}: invalid architecture ({type(e).__name__}: {e})") from None
     return model
+
+
+def _check_declared_size(path, header, layers, shape):
+    """Compare the architecture's parameter count with the file's array table before
+    allocating: a forged layer size must not ask for terabytes."""
+    n = 0
+    for layer in layers:
+        shape = tuple(layer.build(shape))
+        n += sum(int(np.prod(s, dtype=object)) for _, s in layer.param_specs())
+    stored = next((e.get("shape") for e in header.get("arrays") or []
+                   if isinstance(e, dict) and e.get("name") == "params"), None)
+    if stored != [n]:
+        raise ModelFileError(f"{path}: the architecture has {n} parameters; the file stores "
+                             f"{stored!r:.60}")
 
 
 def load_model(path, compile=True):

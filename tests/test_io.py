@@ -482,3 +482,42 @@ def test_pickle_leaves_out_gradients_snapshots_and_the_last_batch():
     c = pickle.loads(blob)
     assert all(a.shape == p.shape and not a.any()
                for layer in c.layers for a, p in zip(layer.grads, layer.params))
+
+
+@pytest.mark.parametrize("spoil, match", [
+    (lambda m: {"epoch": -1}, "epoch must be"),
+    (lambda m: {"epoch": 1.5}, "epoch must be"),
+    (lambda m: {"epoch": True}, "epoch must be"),
+    (lambda m: {"epoch": 2**70}, "epoch must be"),
+    (lambda m: m.params.__setitem__(0, np.nan), "'params' holds non-finite"),
+    (lambda m: m.optimizer.state["m"].__setitem__(3, np.inf), "'opt/m' holds non-finite"),
+    (lambda m: m.layers[1].buffers[1].__setitem__(0, -1.0), "negative variance"),
+    (lambda m: setattr(m.optimizer, "iterations", 2**63), "iterations"),
+])
+def test_a_save_the_loader_would_refuse_keeps_the_old_file(tmp_path, spoil, match):
+    """save() replaced a good file atomically with one load_model refuses."""
+    X, y = data()
+    m = build()
+    m.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    m.save(tmp_path / "good.fnn", epoch=np.int64(1))       # NumPy integers are fine
+    good = (tmp_path / "good.fnn").read_bytes()
+    kw = spoil(m) or {}
+    with pytest.raises(ValueError, match=match):
+        m.save(tmp_path / "good.fnn", **kw)
+    assert (tmp_path / "good.fnn").read_bytes() == good
+    assert fn.load_model(tmp_path / "good.fnn").saved_epoch == 1
+
+
+def test_a_forged_layer_size_is_refused_before_allocating(tmp_path):
+    m = fn.Sequential([fn.Dense(4, 3)])
+    m.build((4,))
+    m.save(tmp_path / "m.fnn")
+    raw = (tmp_path / "m.fnn").read_bytes()
+    head = json.loads(raw[io._PREFIX.size:io._PREFIX.size + io._PREFIX.unpack(
+        raw[:io._PREFIX.size])[2]])
+    head["model"]["layers"][0]["config"]["out_features"] = 2**40
+    forged = io._pack({k: v for k, v in head.items() if k != "arrays"},
+                      [("params", m.params), ("buffers", m.buffers)])
+    (tmp_path / "f.fnn").write_bytes(b"".join(forged))
+    with pytest.raises(fn.ModelFileError, match="parameters; the file stores"):
+        fn.load_model(tmp_path / "f.fnn")
