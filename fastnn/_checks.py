@@ -81,16 +81,21 @@ def inout(name, a, dtype, shape):
     return a
 
 
-def out_or_new(name, out, dtype, shape, reads=None):
+def out_or_new(name, out, dtype, shape, reads=None, apart=False):
     """``out`` checked like ``inout``, or a new array. ``reads`` ({name: array}): the
     inputs, which ``out`` may be exactly (in place) but must not partly overlap: the
-    kernels would read elements they have already written."""
+    kernels would read elements they have already written. ``apart``: the kernel reads
+    its inputs again after writing ``out``, so it may not even be one of them."""
     if out is None:
         return np.empty(shape, dtype)
     out = inout(name, out, dtype, shape)
     for k, a in (reads or {}).items():
-        if a is not None and np.may_share_memory(out, a) and not (
-                a.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+        if a is None or not np.may_share_memory(out, a):
+            continue
+        if apart:
+            raise ValueError(f"{name} shares memory with {k}, which this operation reads "
+                             "after writing out: pass memory apart from its inputs")
+        if not (a.__array_interface__["data"][0] == out.__array_interface__["data"][0]
                 and a.shape == out.shape):
             raise ValueError(f"{name} partly overlaps {k}: pass {k} itself to work in place, "
                              "or memory apart from it")

@@ -343,3 +343,17 @@ def test_nonfinite_bias_out_and_overflow(rng):
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="^a contains"):   # alpha = 0 skips the product
         ops.matmul(bad, b, alpha=0.0)
+
+
+def test_out_aliasing_dact_y_and_nonfinite_scalars_are_refused():
+    """With dact_y=Y, out=Y the kernel wrote partial sums over Y (k spans K panels)
+    before the epilogue read it: silently wrong. NaN alpha made an all-NaN result."""
+    r = np.random.default_rng(0)
+    g = r.standard_normal((64, 700)).astype(np.float32)
+    w = r.standard_normal((700, 64)).astype(np.float32)
+    y = np.tanh(r.standard_normal((64, 64))).astype(np.float32)
+    with pytest.raises(ValueError, match="dact_y must not share memory with out"):
+        ops.matmul(g, w, activation="tanh", dact_y=y, out=y)
+    for kw in ({"alpha": float("nan")}, {"alpha": np.inf}, {"beta": float("nan")}):
+        with pytest.raises(ValueError, match="alpha and beta must be finite"):
+            ops.matmul(g, w, out=np.zeros((64, 64), np.float32), **kw)

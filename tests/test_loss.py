@@ -209,3 +209,14 @@ def test_validation(rng):
     with ops.allow_nonfinite():
         ops.softmax_cross_entropy(nan, np.array([0, 1]))  # NaN allowed: no crash
         ops.binary_cross_entropy(nan, nan)
+
+
+def test_softmax_cross_entropy_refuses_out_sharing_its_inputs():
+    """The loss reads the logits (and soft targets) after the gradient is written into
+    out: out=logits gave the wrong loss."""
+    r = np.random.default_rng(0)
+    z = r.standard_normal((8, 5)).astype(np.float32)
+    t = np.full((8, 5), 0.2, np.float32)
+    for labels, out in ((np.arange(8) % 5, z), (t, t), (t, z)):
+        with pytest.raises(ValueError, match="shares memory with"):
+            ops.softmax_cross_entropy(z, labels, out=out)

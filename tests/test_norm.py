@@ -136,3 +136,14 @@ def test_keras_names_give_the_same_layers_with_kerass_defaults():
                      (lambda: fn.BatchNormalization(momentum=1.0), ValueError)):
         with pytest.raises(exc):
             bad()
+
+
+def test_layer_norm_backward_refuses_out_sharing_x_or_dy():
+    """dgamma / dbeta sum over x and dy after dx is written: out=x or out=dy was wrong."""
+    r = np.random.default_rng(0)
+    x = r.standard_normal((6, 10)).astype(np.float32)
+    _, mean, invstd = ops.layer_norm(x, np.ones(10, np.float32), np.zeros(10, np.float32))
+    dy = r.standard_normal((6, 10)).astype(np.float32)
+    for out in (x, dy):
+        with pytest.raises(ValueError, match="shares memory with"):
+            ops.layer_norm_backward(x, dy, np.ones(10, np.float32), mean, invstd, out=out)

@@ -133,7 +133,7 @@ def softmax_cross_entropy(logits, labels, class_weight=None, sample_weight=None,
                                                      logits.dtype), (n,))
     grad = _c.out_or_new("out", out, logits.dtype, (n, c),
                          {"logits": logits, "labels": target, "class_weight": cw,
-                          "sample_weight": sw})
+                          "sample_weight": sw}, apart=True)   # the loss reads them last
     loss = _loss.softmax_xent(logits, labels_arr, target, cw, sw, grad, n, c, sm, red)
     return loss, grad
 

@@ -68,7 +68,8 @@ def _norm_backward(layer, x, dy, gamma, mean, invstd, out):
     st = (n,) if layer else (c,)
     mean = _c.same_shape("mean", _c.array("mean", mean, x.dtype), st)
     invstd = _c.same_shape("invstd", _c.array("invstd", invstd, x.dtype), st)
-    dx = _c.out_or_new("out", out, x.dtype, x.shape, {"x": x, "dy": dy})
+    # layer norm's dgamma / dbeta sum over x and dy after dx is written
+    dx = _c.out_or_new("out", out, x.dtype, x.shape, {"x": x, "dy": dy}, apart=layer)
     dgamma, dbeta = np.empty(c, x.dtype), np.empty(c, x.dtype)
     _norm.norm_bwd(layer, x.reshape(-1), dy.reshape(-1), gamma, mean, invstd, dx.reshape(-1),
                    dgamma, dbeta, n, c)
