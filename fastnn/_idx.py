@@ -35,11 +35,12 @@ def _open(path):
     return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
-def read_idx(path, expect_ndim=None, expect_shape=None, scale_to=None):
+def read_idx(path, expect_ndim=None, expect_shape=None, scale_to=None, ubyte=False):
     """Read an IDX file (raw or gzip) into a native-endian array, validating everything.
 
     With ``scale_to`` (a float dtype) the values are divided by 255 and written straight
     into a float array as the file is decompressed, so no full-size integer copy exists.
+    ``ubyte``: the file must hold unsigned bytes (type 0x08), as MNIST's four files do.
     """
     try:
         with _open(path) as f:
@@ -47,6 +48,9 @@ def read_idx(path, expect_ndim=None, expect_shape=None, scale_to=None):
             if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _TYPES:
                 raise DatasetError(f"{path}: not an IDX file (bad magic number {head.hex()})")
             dtype, ndim = _TYPES[head[2]], head[3]
+            if ubyte and dtype != np.uint8:
+                raise DatasetError(f"{path}: IDX file holds {dtype.name} values; expected "
+                                   "unsigned bytes (type 0x08)")
             if ndim > _MAX_NDIM:
                 raise DatasetError(f"{path}: IDX header declares {ndim} dimensions; "
                                    f"at most {_MAX_NDIM} are read")
@@ -63,12 +67,17 @@ def read_idx(path, expect_ndim=None, expect_shape=None, scale_to=None):
             nbytes = math.prod(shape) * dtype.itemsize     # exact: no int64 wrap-around
             if nbytes > _MAX_BYTES:
                 raise DatasetError(f"{path}: IDX header declares {nbytes} bytes; refusing")
-            out = np.empty(shape, np.dtype(scale_to) if scale_to else dtype.newbyteorder("="))
+            try:
+                out = np.empty(shape, np.dtype(scale_to) if scale_to else dtype.newbyteorder("="))
+            except MemoryError:
+                raise DatasetError(f"{path}: IDX header declares {math.prod(shape)} values, "
+                                   "more than fit in memory") from None
             flat, got = out.reshape(-1), 0
             step = (1 << 20) - (1 << 20) % dtype.itemsize
             while got < nbytes:
                 chunk = f.read(min(step, nbytes - got))
-                if not chunk:
+                if not chunk or len(chunk) % dtype.itemsize:
+                    got += len(chunk)
                     break
                 n0, vals = got // dtype.itemsize, np.frombuffer(chunk, dtype)
                 if scale_to:

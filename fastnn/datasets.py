@@ -2,6 +2,7 @@
 logic gates, XOR, moons and spirals, plus the small helpers users expect
 (``train_test_split``, ``one_hot``, ``StandardScaler``)."""
 import gzip
+import math
 import os
 
 import numpy as np
@@ -35,19 +36,21 @@ _FASHION = {
 
 
 def _images(X, flatten):
-    return X.reshape(X.shape[0], -1) if flatten else X
+    return X.reshape(X.shape[0], math.prod(X.shape[1:])) if flatten else X   # 0 rows too
 
 
 def _load_idx_set(name, spec, path, normalize, flatten, dtype, download):
     files = find_files(name, _STEMS, path, spec["mirrors"], spec["sha256"], download)
     scale = dtype if normalize else None      # decompressed straight into scaled floats
-    Xtr = read_idx(files[0], 3, (None, 28, 28), scale_to=scale)
-    ytr = read_idx(files[1], 1)
-    Xte = read_idx(files[2], 3, (None, 28, 28), scale_to=scale)
-    yte = read_idx(files[3], 1)
+    Xtr = read_idx(files[0], 3, (None, 28, 28), scale_to=scale, ubyte=True)
+    ytr = read_idx(files[1], 1, ubyte=True)
+    Xte = read_idx(files[2], 3, (None, 28, 28), scale_to=scale, ubyte=True)
+    yte = read_idx(files[3], 1, ubyte=True)
     for X, y, part in ((Xtr, ytr, "train"), (Xte, yte, "test")):
         if X.shape[0] != y.shape[0]:
             raise DatasetError(f"{name} {part}: {X.shape[0]} images but {y.shape[0]} labels")
+        if X.shape[0] == 0:
+            raise DatasetError(f"{name} {part}: the files hold no images")
         if y.size and y.max() > 9:
             raise DatasetError(f"{name} {part}: label {int(y.max())} out of range 0..9")
     return ((_images(Xtr, flatten), ytr.astype(np.int64)),
@@ -100,22 +103,42 @@ def train_test_split(*arrays, test_size=0.25, shuffle=True, seed=0, stratify=Non
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise ValueError(f"arrays have different lengths: {[len(a) for a in arrays]}")
-    n_test = int(round(test_size * n)) if isinstance(test_size, float) else int(test_size)
+    if isinstance(test_size, (float, np.floating)):
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"test_size must be a fraction in (0, 1) or a number of samples; "
+                             f"got test_size={test_size!r}")
+        n_test = int(round(float(test_size) * n))
+    elif isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool):
+        n_test = int(test_size)
+    else:
+        raise TypeError(f"test_size must be a fraction in (0, 1) or a number of samples; got "
+                        f"test_size={test_size!r}")
     if not 0 < n_test < n:
         raise ValueError(f"test_size={test_size!r} leaves no train or no test samples of {n}")
+    if seed is not None:
+        seed = _checks.integer("seed", seed, lo=0)
     rng = np.random.default_rng(seed)
     if stratify is not None:
+        if not shuffle:
+            raise ValueError("a stratified split shuffles each class; shuffle=False cannot "
+                             "be honoured with stratify")
         stratify = np.asarray(stratify)
         if stratify.shape != (n,):
             raise ValueError(f"stratify must hold one class per sample ({n}); got shape "
                              f"{stratify.shape}")
         if stratify.dtype.kind == "f" and not np.isfinite(stratify).all():
             raise ValueError("stratify contains non-finite values")
-        test = np.concatenate([rng.permutation(np.flatnonzero(stratify == c))[
-            :int(round(n_test * np.mean(stratify == c)))] for c in np.unique(stratify)])
-        if not 0 < test.size < n:
-            raise ValueError(f"stratify leaves no test or no train samples of {n} (too few "
-                             "samples per class for this test_size)")
+        classes, counts = np.unique(stratify, return_counts=True)
+        if counts.min() < 2:
+            raise ValueError(f"stratify: class {classes[counts.argmin()]!r} has 1 sample; each "
+                             "class needs one in train and one in test")
+        # each class's share of n_test, rounded so the shares add up to n_test exactly
+        share = n_test * counts / n
+        take = np.floor(share).astype(np.int64)
+        take[np.argsort(take - share, kind="stable")[:n_test - take.sum()]] += 1
+        take = np.clip(take, 1, counts - 1)
+        test = np.concatenate([rng.permutation(np.flatnonzero(stratify == c))[:t]
+                               for c, t in zip(classes, take)])
         train = np.setdiff1d(np.arange(n), test)
         test, train = rng.permutation(test), rng.permutation(train)
     else:
@@ -154,12 +177,26 @@ class StandardScaler:
 
     def fit(self, X):
         X = np.asarray(X, dtype=np.float64)
+        if X.ndim < 2 or X.shape[0] == 0:
+            raise ValueError(f"StandardScaler.fit needs samples [n, features...]; got shape "
+                             f"{X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("StandardScaler.fit: X holds NaN or inf")
         self.mean_, self.scale_ = X.mean(axis=0), X.std(axis=0)
         self.scale_[self.scale_ == 0] = 1.0
         return self
 
-    def transform(self, X):
+    def _check(self, X):
+        if not hasattr(self, "mean_"):
+            raise RuntimeError("this StandardScaler is not fitted yet: call fit(X_train) first")
         X = np.asarray(X)
+        if X.shape[1:] != self.mean_.shape:
+            raise ValueError(f"X has samples of shape {X.shape[1:]}; the scaler was fitted on "
+                             f"{self.mean_.shape}")
+        return X
+
+    def transform(self, X):
+        X = self._check(X)
         dtype = X.dtype if X.dtype.kind == "f" else np.float32
         return ((X - self.mean_) / self.scale_).astype(dtype)
 
@@ -167,7 +204,7 @@ class StandardScaler:
         return self.fit(X).transform(X)
 
     def inverse_transform(self, X):
-        return np.asarray(X) * self.scale_ + self.mean_
+        return self._check(X) * self.scale_ + self.mean_
 
 
 def standardize(X_train, *others):

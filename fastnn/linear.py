@@ -27,11 +27,20 @@ def _two_classes(y, n, name):
         raise ValueError(f"y must be 1-D with one label per sample ({n}); got shape {y.shape}")
     if y.dtype.kind not in "biuf":
         raise TypeError(f"y must hold numbers; got dtype {y.dtype}")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"{name}: y holds NaN or inf labels")
     classes = np.unique(y)
     if len(classes) != 2:
         raise ValueError(f"{name} is a binary classifier: y must have exactly 2 classes; got "
                          f"{classes.tolist()[:10]}")
     return classes, (y == classes[1])
+
+
+def _samples(X, dtype):
+    X = check_x(X, dtype)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (samples, features); got shape {X.shape}")
+    return X
 
 
 class _Neuron:
@@ -40,6 +49,13 @@ class _Neuron:
                                         and np.isfinite(lr) and lr > 0):
             raise ValueError(f"{type(self).__name__}: lr must be positive. Received: lr={lr!r}")
         self.lr, self.epochs = float(lr), check_positive_int(epochs, "epochs")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(
+                seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"{type(self).__name__}: seed must be None or an integer >= 0. "
+                             f"Received: seed={seed!r}")
+        if dtype not in ("float32", "float64", np.float32, np.float64):
+            raise ValueError(f"{type(self).__name__}: dtype must be 'float32' or 'float64'. "
+                             f"Received: dtype={dtype!r}")
         self.seed, self.dtype = seed, np.dtype(dtype)
 
     @classmethod
@@ -103,7 +119,7 @@ class Perceptron(_Neuron):
 
     def fit(self, X, y):
         from fastnn import _classic
-        X = check_x(X, self.dtype)
+        X = _samples(X, self.dtype)
         self.classes_, t = _two_classes(y, X.shape[0], "Perceptron")
         t = t.astype(self.dtype)
         w, b = np.zeros(X.shape[1], self.dtype), np.zeros(1, self.dtype)
@@ -142,7 +158,7 @@ class Adaline(_Neuron):
         self.tol = float(tol)
 
     def fit(self, X, y):
-        X = check_x(X, self.dtype)
+        X = _samples(X, self.dtype)
         self.classes_, pos = _two_classes(y, X.shape[0], "Adaline")
         t = np.where(pos, 1.0, -1.0).astype(self.dtype)[:, None]
         d = X.shape[1]

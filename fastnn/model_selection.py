@@ -56,6 +56,8 @@ def cross_validate(build_fn, X, y, k=5, seed=0, **fit_kwargs):
         ``{"loss": [per fold], <metric>: [per fold], "mean_<name>": ..., "std_<name>": ...}``
     """
     X, y = np.asarray(X), np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} samples but y {len(y)}")
     fit_kwargs.setdefault("verbose", 0)
     scores = {}
     for train, test in KFold(k, seed=seed).split(X):

@@ -118,6 +118,31 @@ def test_load_mnist_from_path_env_and_cache(tmp_path, monkeypatch):
     assert Xtr.shape[0] == 9
 
 
+@pytest.mark.parametrize("stem, arr, code, match", [
+    # labels and pixels of another type were returned as is: -1, 2.7 -> 2, NaN -> -2**63
+    ("train-labels-idx1-ubyte", np.full(12, -1, np.int8), 0x09, "expected unsigned bytes"),
+    ("train-labels-idx1-ubyte", np.full(12, 2.7), 0x0E, "expected unsigned bytes"),
+    ("t10k-images-idx3-ubyte", np.full((5, 28, 28), 30000, np.int16), 0x0B,
+     "expected unsigned bytes"),
+    ("train-images-idx3-ubyte", np.zeros((0, 28, 28), np.uint8), 0x08, "no images"),
+])
+def test_mnist_files_must_hold_its_types_and_some_images(tmp_path, stem, arr, code, match):
+    fake_set(tmp_path)
+    if arr.shape[0] == 0:
+        write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(0, np.uint8), gz=True)
+    write_idx(tmp_path / (stem + ".gz"), arr, code=code, gz=True)
+    with pytest.raises(fn.datasets.DatasetError, match=match):
+        D.load_mnist(path=tmp_path, flatten=True)
+
+
+def test_idx_data_ending_inside_a_value_names_the_file(tmp_path):
+    p = write_idx(tmp_path / "f.idx", np.arange(6.0), code=0x0E)
+    with open(p, "r+b") as f:
+        f.truncate(os.path.getsize(p) - 3)
+    with pytest.raises(fn.datasets.DatasetError, match=r"f\.idx: truncated IDX data"):
+        _idx.read_idx(p)
+
+
 def test_mismatched_label_count_is_an_error(tmp_path):
     fake_set(tmp_path)
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(11, np.uint8), gz=True)
@@ -184,8 +209,37 @@ def test_helpers():
     assert len(a) == 7 and len(b) == 3 and (c == 2 * a).all()
     for strat, match in ((np.arange(8) % 2, "one class per sample"),
                          (np.full(10, np.nan), "non-finite"),
-                         (np.arange(10), "leaves no test")):   # one sample per class
+                         (np.arange(10), "has 1 sample")):   # one sample per class
         with pytest.raises(ValueError, match=match):
             D.train_test_split(np.arange(10), test_size=0.3, stratify=strat)
     Z = D.standardize(np.array([[1.0, 2.0], [3.0, 2.0]]))
     assert np.allclose(Z.mean(0), 0)
+
+
+def test_split_and_scaler_edge_cases():
+    """Stratified shares rounded one by one missed the asked size (10 samples at 0.5 gave
+    6 test); shuffle=False was ignored with stratify; the scaler broadcast mismatched
+    widths and took NaN."""
+    y = np.array([0] * 3 + [1] * 3 + [2] * 4)
+    tr, te = D.train_test_split(np.arange(10), test_size=0.5, stratify=y)
+    assert len(te) == 5 and len(tr) == 5 and set(y[te]) == {0, 1, 2}
+    tr, te = D.train_test_split(np.arange(10), test_size=3, stratify=y)
+    assert len(te) == 3 and sorted(y[te]) == [0, 1, 2]
+    for kw, exc, match in (({"stratify": y, "shuffle": False}, ValueError, "shuffle=False"),
+                           ({"test_size": float("nan")}, ValueError, "fraction"),
+                           ({"test_size": 1.5}, ValueError, "fraction"),
+                           ({"test_size": "0.2"}, TypeError, "fraction"),
+                           ({"test_size": True}, TypeError, "fraction"),
+                           ({"seed": -1}, ValueError, "seed")):
+        with pytest.raises(exc, match=match):
+            D.train_test_split(np.arange(10), **kw)
+    assert len(D.train_test_split(np.arange(10), test_size=np.float32(0.5))[1]) == 5
+    sc = D.StandardScaler()
+    with pytest.raises(RuntimeError, match="not fitted"):
+        sc.transform(np.zeros((2, 3)))
+    sc.fit(np.arange(6.0).reshape(3, 2))
+    with pytest.raises(ValueError, match=r"shape \(5,\); the scaler was fitted on \(2,\)"):
+        sc.transform(np.zeros((2, 5)))
+    for bad in (np.array([[1.0, np.nan], [2.0, 3.0]]), np.arange(3.0)):
+        with pytest.raises(ValueError):
+            D.StandardScaler().fit(bad)

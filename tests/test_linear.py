@@ -73,6 +73,12 @@ def test_adaline_delta_rule_decreases_mse_and_separates():
     (lambda: fn.Perceptron().fit(np.zeros((3, 2)), [0, 1]), "one label per sample"),
     (lambda: fn.Perceptron().predict(np.zeros((3, 2))), "not fitted"),
     (lambda: fn.Adaline().fit(np.full((2, 2), np.nan), [0, 1]), "non-finite"),
+    # NaN labels became a class of their own and fit reported convergence
+    (lambda: fn.Perceptron().fit(np.eye(4), [0, np.nan, np.nan, 0]), "NaN or inf labels"),
+    (lambda: fn.Adaline().fit(np.eye(4), [0, np.inf, 1, 0]), "NaN or inf labels"),
+    (lambda: fn.Perceptron(dtype="int32"), "dtype"),
+    (lambda: fn.Adaline(seed=-1), "seed"),
+    (lambda: fn.Perceptron().fit(np.zeros((4, 2, 2)), [0, 1, 0, 1]), "2-D"),
 ])
 def test_bad_input(bad, match):
     with pytest.raises((ValueError, RuntimeError, TypeError), match=match):

@@ -60,3 +60,26 @@ def test_cross_validate_returns_per_fold_scores():
     res = cross_validate(build, X[:600], y[:600], k=3, epochs=10, batch_size=32)
     assert len(res["accuracy"]) == 3 and len(res["loss"]) == 3
     assert res["mean_accuracy"] > 0.85 and res["std_accuracy"] >= 0
+
+
+def test_metrics_refuse_mismatched_inputs_and_propagate_nan():
+    P = np.eye(4, 3)
+    for call in (lambda: M.accuracy([0], P), lambda: M.top_k_accuracy([1], P, k=1),
+                 lambda: M.mean_squared_error(np.ones((1, 3)), np.ones((3, 1))),
+                 lambda: M.r2_score([1.0, 2.0], [1.0, 2.0, 3.0])):
+        with pytest.raises(ValueError, match="samples"):
+            call()
+    for k in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="k must be a positive integer"):
+            M.top_k_accuracy([0, 1, 2, 0], P, k=k)
+    assert np.isnan(M.r2_score([1.0, np.nan, 3.0], [1.0, 2.0, 3.0]))
+    assert M.accuracy([0, 1, 2, 0], P) == 1.0 and M.top_k_accuracy([2, 2, 2, 2], P, k=1) == 0.25
+
+
+def test_cross_validate_needs_one_label_per_sample():
+    def build():
+        m = fn.Sequential([fn.Dense(2, 2)])
+        m.compile(optimizer="sgd", loss="softmax_cross_entropy")
+        return m
+    with pytest.raises(ValueError, match="X has 10 samples but y 12"):
+        cross_validate(build, np.zeros((10, 2), np.float32), np.zeros(12, int), k=2)
