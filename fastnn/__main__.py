@@ -4,6 +4,7 @@
 a few seconds; ``--dataset mnist`` reproduces the classic 784-512-256-10 recipe.
 """
 import argparse
+import os
 import sys
 import time
 
@@ -46,6 +47,30 @@ def _positive(kind):
     return parse
 
 
+def _seed(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"seeds are integers >= 0, got {text!r}")
+    return v
+
+
+def _save_path(text):
+    """A path the trained model can be written to, checked before training starts."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory")
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"directory {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"directory {folder!r} is not writable")
+    return text
+
+
 def _rate(text):
     try:
         v = float(text)
@@ -73,9 +98,10 @@ def build_parser():
     t.add_argument("--dropout", type=_rate, default=0.0)
     t.add_argument("--validation-split", type=_rate, default=0.1)
     t.add_argument("--threads", type=_positive(int), default=None)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    t.add_argument("--save", default=None, help="write the trained model to this file")
+    t.add_argument("--save", type=_save_path, default=None,
+                   help="write the trained model to this file")
     t.add_argument("--quiet", action="store_true", help="one line per epoch, no bar")
     for name, hlp in (("evaluate", "evaluate a saved model on a dataset's test split"),
                       ("predict", "print predicted classes for test samples")):
@@ -83,7 +109,8 @@ def build_parser():
         e.add_argument("model")
         e.add_argument("--dataset", choices=DATASETS, default="digits")
         e.add_argument("--data-dir", default=None)
-        e.add_argument("--seed", type=int, default=0, help="digits split seed used in training")
+        e.add_argument("--seed", type=_seed, default=0,
+                       help="digits split seed used in training")
         if name == "predict":
             e.add_argument("--limit", type=_positive(int), default=10)
     i = sub.add_parser("info", help="describe a saved model")
@@ -151,9 +178,14 @@ def cmd_predict(a):
     _, (Xte, yte) = load_dataset(a.dataset, a.seed, a.data_dir)
     if Xte.shape[1:] != model.input_shape:
         raise ValueError(f"{a.model} expects inputs of shape {model.input_shape}")
+    n_out, n_classes = model.output_shape[0], int(yte.max()) + 1
+    if n_out != n_classes:
+        raise ValueError(f"{a.model} has {n_out} output(s); predicting classes of {a.dataset} "
+                         f"needs one score per class ({n_classes})")
     P = model.predict(Xte[:a.limit])
+    what = "p" if getattr(model, "_output_act", None) == "softmax" else "score"
     for i, row in enumerate(P):
-        print(f"sample {i}: predicted {int(np.argmax(row))} (p={row.max():.3f}), "
+        print(f"sample {i}: predicted {int(np.argmax(row))} ({what}={row.max():.3f}), "
               f"label {int(yte[i])}")
     return 0
 

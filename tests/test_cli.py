@@ -35,6 +35,12 @@ def test_train_default_digits_prints_progress_and_accuracy(tmp_path):
     (["train", "--dropout", "1.5"], "in [0, 1)"),
     (["train", "--epochs", "0"], "must be positive"),
     (["frobnicate"], "invalid choice"),
+    (["train", "--seed", "-1"], "seeds are integers >= 0"),
+    (["evaluate", "m.fnn", "--seed", "-3"], "seeds are integers >= 0"),
+    # checked before training, which used to run in full and then fail to save
+    (["train", "--save", "/nonexistent-dir/m.fnn"], "does not exist"),
+    (["train", "--save", "/"], "is a directory"),
+    (["train", "--save", ""], "expected a file name"),
 ])
 def test_bad_options_are_argparse_errors(args, match):
     r = cli(*args)
@@ -52,3 +58,14 @@ def test_damaged_model_file_is_an_error_not_a_traceback(tmp_path):
 def test_config_command():
     r = cli("config")
     assert r.returncode == 0 and "isa:" in r.stdout and "threads:" in r.stdout
+
+
+def test_predict_needs_one_score_per_class(tmp_path):
+    """A 1-output model printed 'predicted 0 (p=-1.258)' for every sample."""
+    import fastnn as fn
+    m = fn.Sequential([fn.Dense(64, 1)])
+    m.compile(optimizer="sgd", loss="mse")
+    m.build((64,))
+    m.save(tmp_path / "one.fnn")
+    r = cli("predict", str(tmp_path / "one.fnn"))
+    assert r.returncode == 1 and "1 output(s)" in r.stderr and "Traceback" not in r.stderr
