@@ -96,23 +96,41 @@ class FitMixin:
 
         return signal.signal(signal.SIGINT, handler)
 
-    def _snapshot_save(self):
-        """Copy weights and optimizer state into buffers allocated once per fit."""
-        snap = self._snap
-        arrays = [self.params, self.buffers] + [self.optimizer.state[k]
-                                                for k in sorted(self.optimizer.state)]
-        if snap is None or len(snap[0]) != len(arrays):
-            snap = self._snap = ([np.empty_like(a) for a in arrays], [0, 0])
-        for dst, src in zip(snap[0], arrays):
-            np.copyto(dst, src)
-        snap[1][:] = [self.optimizer.iterations, self._step]
+    def _snapshot_arrays(self):
+        return [self.params, self.buffers] + [self.optimizer.state[k]
+                                              for k in sorted(self.optimizer.state)]
 
-    def _snapshot_restore(self):
-        arrays = [self.params, self.buffers] + [self.optimizer.state[k]
-                                                for k in sorted(self.optimizer.state)]
-        for dst, src in zip(arrays, self._snap[0]):
+    def _snapshot_save(self):
+        """Copy weights and optimizer state into one of two buffers, allocated once and
+        kept from one fit to the next while the arrays keep their shapes.
+
+        The other buffer keeps the start of the chunk before. A chunk's start is the
+        restore point when a later step of the chunk diverges; when its very first step
+        does, the start itself gave the non-finite loss, and the chunk before's start (a
+        finite loss) is restored instead.
+        """
+        arrays = self._snapshot_arrays()
+        snaps = self._snap
+
+        def fits(snap):
+            return snap is not None and len(snap[0]) == len(arrays) and all(
+                d.shape == a.shape and d.dtype == a.dtype for d, a in zip(snap[0], arrays))
+
+        if snaps is None or not fits(snaps[1]):
+            snaps = self._snap = [None, None]
+        spare = snaps[0] if fits(snaps[0]) else ([np.empty_like(a) for a in arrays], [0, 0])
+        snaps[0], snaps[1] = snaps[1], spare
+        for dst, src in zip(spare[0], arrays):
             np.copyto(dst, src)
-        self.optimizer.iterations, self._step = self._snap[1]
+        spare[1][:] = [self.optimizer.iterations, self._step]
+        self._snaps_taken += 1
+
+    def _snapshot_restore(self, first_step_failed):
+        previous, latest = self._snap
+        snap = previous if first_step_failed and self._snaps_taken > 1 else latest
+        for dst, src in zip(self._snapshot_arrays(), snap[0]):
+            np.copyto(dst, src)
+        self.optimizer.iterations, self._step = snap[1]
 
     @contextlib.contextmanager
     def _exclusive(self, what):
@@ -175,7 +193,8 @@ class FitMixin:
         step boundary and returns the history so far. NaN/inf in ``X`` is an error unless
         ``allow_nonfinite=True`` (a non-finite loss then stops training, see below); a
         loss that becomes NaN or infinite stops training with a warning and restores the
-        weights of the last good chunk of steps. ``x=`` is Keras's name for ``X``.
+        weights (and optimizer state) at the start of a chunk of steps whose first loss was
+        finite. ``x=`` is Keras's name for ``X``.
 
         Everything after ``y`` is keyword-only: Keras's positional order is
         ``(x, y, batch_size, epochs)``, so ``fit(X, y, 32, 5)`` is an error rather than
@@ -195,9 +214,11 @@ class FitMixin:
             raise TypeError("fit() needs the targets y")
         self._require_compiled_and_build(X)
         epochs = check_positive_int(epochs, "epochs")
-        if not isinstance(initial_epoch, int) or not 0 <= initial_epoch <= epochs:
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) \
+                or not 0 <= initial_epoch <= epochs:
             raise ValueError(f"initial_epoch must be an int in [0, epochs]. "
                              f"Received: initial_epoch={initial_epoch!r}")
+        initial_epoch = int(initial_epoch)
         X = check_x(X, self.dtype, self.input_shape, allow_nonfinite=allow_nonfinite)
         y = check_y(y, X.shape[0], self.loss, self.output_shape[0], self.dtype)
         sw = check_sample_weight(sample_weight, X.shape[0], self.dtype)
@@ -214,7 +235,7 @@ class FitMixin:
             if not isinstance(cb, C.Callback):
                 raise TypeError(f"callbacks must be fastnn.callbacks.Callback objects; got {cb!r}")
             cb.set_model(self)
-        self.stop_training, self.history, self._snap, self._chunk = False, history, None, 1
+        self.stop_training, self.history, self._snaps_taken, self._chunk = False, history, 0, 1
         self.optimizer._bind(self.params)
         self._plan = self._train_plan(bs)
         X = X.reshape(X.shape[0], -1) if self._plan is not None else X
@@ -261,7 +282,7 @@ class FitMixin:
             step += good
             logs = stats.logs()
             if good < todo and not self._interrupted:
-                self._snapshot_restore()
+                self._snapshot_restore(good == 0)
                 self.stop_training = True
                 msg = (f"training diverged at epoch {epoch + 1}, step {step + 1}: the loss "
                        "became NaN or infinite, so training stopped and the weights were reset "

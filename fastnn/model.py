@@ -62,6 +62,7 @@ class Sequential(FitMixin):
         self.history = None
         self._step = 0            # optimizer steps taken (keys dropout masks)
         self._plan = self._pplan = None
+        self._snap, self._snaps_taken = None, 0   # fit's restore points (_fit.py)
 
     def add(self, layer):
         """Append a layer (before the model is built). An ``Input(shape=...)`` may come
