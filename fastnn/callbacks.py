@@ -6,6 +6,7 @@ A callback sees ``model`` (set by ``fit``) and receives ``logs`` dicts such as
 """
 import csv
 import math
+import numbers
 import os
 import sys
 import time
@@ -104,7 +105,7 @@ class EarlyStopping(_Monitor):
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
                  restore_best_weights=False, baseline=None, start_from_epoch=0):
         super().__init__(monitor, mode, min_delta)
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 0:
             raise ValueError(f"patience must be an integer >= 0. Received: patience={patience!r}")
         if baseline is not None:
             baseline = _checks.number("baseline", baseline)

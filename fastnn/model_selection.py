@@ -1,4 +1,6 @@
 """k-fold cross-validation."""
+import numbers
+
 import numpy as np
 
 __all__ = ["KFold", "cross_validate"]
@@ -11,9 +13,9 @@ class KFold:
     """
 
     def __init__(self, n_splits=5, shuffle=True, seed=0):
-        if isinstance(n_splits, bool) or not isinstance(n_splits, int) or n_splits < 2:
+        if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral) or n_splits < 2:
             raise ValueError(f"n_splits must be an integer >= 2. Received: n_splits={n_splits!r}")
-        self.n_splits, self.shuffle, self.seed = n_splits, bool(shuffle), seed
+        self.n_splits, self.shuffle, self.seed = int(n_splits), bool(shuffle), seed
 
     def get_n_splits(self, X=None, y=None, groups=None):
         return self.n_splits

@@ -4,7 +4,7 @@ import copy
 import numpy as np
 
 from fastnn import _checks
-from fastnn._data import check_x, check_y
+from fastnn._data import check_sample_weight, check_x, check_y
 
 __all__ = ["check_gradients", "clone_model", "to_categorical"]
 
@@ -82,7 +82,7 @@ def check_gradients(model, X, y, sample_weight=None, eps=1e-6, max_checks=200, s
         m.build(np.shape(X)[1:])
     X = check_x(X, np.float64, m.input_shape)
     y = check_y(y, X.shape[0], m.loss, m.output_shape[0], np.float64)
-    sw = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+    sw = check_sample_weight(sample_weight, X.shape[0], np.float64)
     for layer in m.layers:
         if hasattr(layer, "step"):
             layer.step = 1
