@@ -546,6 +546,24 @@ def test_divergence_stops_with_warning_and_keeps_finite_weights():
     assert np.isfinite(m.params).all()
 
 
+def test_divergence_on_a_chunks_first_step_restores_weights_with_a_finite_loss():
+    """With SGD(1e30) the first update makes weights whose next loss is NaN. That step
+    opens a chunk, so restoring the chunk's start gave back the NaN-making weights (the
+    CLI then reported 'test loss nan'); the state before the first update is restored."""
+    X, y = data(64)
+    m = make([fn.Dense(6, 16, activation="relu"), fn.Dense(16, 3)], opt=fn.SGD(1e30),
+             dtype="float32")
+    m.build((6,))
+    start = m.params.copy()
+    with pytest.warns(RuntimeWarning, match="diverged at epoch 1, step 2"):
+        m.fit(X, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    np.testing.assert_array_equal(m.params, start)
+    assert m.optimizer.iterations == 0 and np.isfinite(m.evaluate(X, y)["loss"])
+    m.compile(optimizer=fn.SGD(0.05), loss="softmax_cross_entropy")
+    m.fit(X, y, epochs=2, batch_size=8, verbose=0)          # and it trains on from there
+    assert np.isfinite(m.params).all()
+
+
 def test_learning_rate_schedules():
     s = fn.StepDecay(1.0, step_size=10, gamma=0.5)
     assert s(1) == 1.0 and s(11) == 0.5 and s(21) == 0.25
@@ -586,11 +604,31 @@ def test_bad_hyperparameters_name_the_value(bad, match):
     (lambda: D.one_hot([1], num_classes=0), ValueError, "num_classes must be >= 1"),
     (lambda: fn.utils.check_gradients(make([fn.Dense(6, 3)]), *data(4), eps=0), ValueError,
      "eps must be finite and in"),
+    # a NaN weight gave max_rel_error NaN, a short one NumPy's broadcast error
+    (lambda: fn.utils.check_gradients(make([fn.Dense(6, 3)]), *data(4),
+                                      sample_weight=[1, np.nan, 1, 1]), ValueError,
+     "sample_weight must be finite"),
+    (lambda: fn.utils.check_gradients(make([fn.Dense(6, 3)]), *data(4), sample_weight=[1, 2]),
+     ValueError, "one weight per sample"),
 ])
 def test_arguments_of_the_wrong_type_or_value_name_it(bad, exc, match):
     """Not NumPy's "ufunc 'isfinite' not supported" nor a ZeroDivisionError."""
     with pytest.raises(exc, match=match):
         bad()
+
+
+def test_numpy_integers_count_as_integers():
+    """KFold(np.int64(3)), patience=np.int64(2) and initial_epoch=np.int64(1), as a grid
+    over np.arange gives them, were refused."""
+    folds = fn.model_selection.KFold(np.int64(3))
+    assert folds.n_splits == 3 and type(folds.n_splits) is int
+    assert fn.EarlyStopping(patience=np.int64(2)).patience == 2
+    X, y = data(32)
+    m = make([fn.Dense(6, 3)])
+    h = m.fit(X, y, epochs=np.int64(3), initial_epoch=np.int64(1), verbose=0)
+    assert h.epoch == [1, 2]
+    with pytest.raises(ValueError, match="n_splits"):
+        fn.model_selection.KFold(np.float64(3))
 
 
 def test_one_hot_of_no_labels():
