@@ -4,9 +4,11 @@
 a few seconds; ``--dataset mnist`` reproduces the classic 784-512-256-10 recipe.
 """
 import argparse
+import math
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -149,9 +151,15 @@ def cmd_train(a):
     model.fit(Xtr, ytr, epochs=a.epochs, batch_size=a.batch_size,
               validation_split=a.validation_split, verbose=2 if a.quiet else 1)
     dt = time.perf_counter() - t0
+    diverged = model.stop_training and not model._interrupted
     res = model.evaluate(Xte, yte)
     print(f"trained in {dt:.1f} s; test loss {res['loss']:.4f}, "
           f"test accuracy {100 * res['accuracy']:.2f}%")
+    if diverged or not math.isfinite(res["loss"]):
+        kept = f"; {a.save} was not written" if a.save else ""
+        print(f"fastnn train: error: training diverged (the loss became NaN or infinite) with "
+              f"--lr {a.lr:g}; try a lower --lr{kept}", file=sys.stderr)
+        return 1
     if a.save:
         model.save(a.save, epoch=a.epochs)
         print(f"saved to {a.save}")
@@ -200,8 +208,13 @@ def cmd_info(a):
     return 0
 
 
+def _cli_warning(message, category, filename, lineno, line=None):
+    return f"fastnn: {category.__name__}: {message}\n"    # no source line from fastnn's code
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    warnings.formatwarning = _cli_warning
     import fastnn as fn
     try:
         if args.command == "config":

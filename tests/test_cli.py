@@ -69,3 +69,14 @@ def test_predict_needs_one_score_per_class(tmp_path):
     m.save(tmp_path / "one.fnn")
     r = cli("predict", str(tmp_path / "one.fnn"))
     assert r.returncode == 1 and "1 output(s)" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_diverged_training_fails_and_keeps_the_old_model_file(tmp_path):
+    """--lr 1e30 used to exit 0 with 'test loss nan' and save the diverged model."""
+    path = tmp_path / "m.fnn"
+    path.write_bytes(b"the user's earlier model")
+    r = cli("train", "--lr", "1e30", "--epochs", "2", "--quiet", "--save", str(path))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "training diverged" in r.stderr and "try a lower --lr" in r.stderr
+    assert "was not written" in r.stderr and "saved to" not in r.stdout
+    assert path.read_bytes() == b"the user's earlier model"
