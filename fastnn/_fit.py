@@ -228,7 +228,8 @@ class FitMixin:
         bs = n if batch_size is None else min(check_positive_int(batch_size, "batch_size"), n)
         steps = math.ceil(n / bs)
         history = C.History()
-        cbs = [history] + list(callbacks or [])
+        cbs = list(callbacks or []) + [history]      # Keras's order: History sees what
+                                                     # callbacks added (learning_rate)
         if verbose:
             cbs.append(C.ProgressBar(steps, n, epochs, verbose=verbose))
         for cb in cbs:

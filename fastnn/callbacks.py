@@ -171,7 +171,8 @@ class ModelCheckpoint(_Monitor):
 
 
 class LearningRateScheduler(Callback):
-    """Set the learning rate at each epoch start to ``schedule(epoch, lr)``."""
+    """Set the learning rate at each epoch start to ``schedule(epoch, lr)``; the epoch's
+    logs (and so the History) get its ``learning_rate``, as in Keras."""
 
     def __init__(self, schedule, verbose=0):
         if not callable(schedule):
@@ -187,12 +188,17 @@ class LearningRateScheduler(Callback):
         if self.verbose:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr:.6g}")
 
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:                   # as Keras: the rate this epoch trained with
+            logs["learning_rate"] = float(self.model.optimizer.lr)
+
 
 class ReduceLROnPlateau(_Monitor):
     """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for
     ``patience`` epochs (Keras's rule: then wait ``cooldown`` epochs before counting
     again, and never go below ``min_lr``). The new rate applies from the next epoch.
-    The optimizer needs a constant learning rate, not a schedule."""
+    The optimizer needs a constant learning rate, not a schedule. The epoch's logs (and
+    so the History) get the ``learning_rate`` it trained with, as in Keras."""
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
                  min_delta=1e-4, cooldown=0, min_lr=0.0):
@@ -217,6 +223,8 @@ class ReduceLROnPlateau(_Monitor):
 
     def on_epoch_end(self, epoch, logs=None):
         value = self._current(logs)
+        if logs is not None:                   # as Keras: the rate this epoch trained with
+            logs["learning_rate"] = float(self.model.optimizer.lr)
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0

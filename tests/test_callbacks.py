@@ -115,14 +115,17 @@ def test_reduce_lr_on_plateau_trains_as_the_same_schedule():
     X, y = data()
     seen = []
     a = model()
-    a.fit(X, y, epochs=4, batch_size=32, verbose=0, callbacks=[
+    ha = a.fit(X, y, epochs=4, batch_size=32, verbose=0, callbacks=[
         fn.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=100.0),
         fn.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(a.optimizer.lr))])
     assert seen == [0.01, 0.01, 0.005, 0.0025]
     b = model()
-    b.fit(X, y, epochs=4, batch_size=32, verbose=0,
-          callbacks=[fn.LearningRateScheduler(lambda e, lr: seen[e])])
+    hb = b.fit(X, y, epochs=4, batch_size=32, verbose=0,
+               callbacks=[fn.LearningRateScheduler(lambda e, lr: seen[e])])
     np.testing.assert_array_equal(a.params, b.params)
+    # as Keras: the History holds the rate each epoch trained with
+    assert ha.history["learning_rate"] == hb.history["learning_rate"] == seen
+    assert ha.history["loss"] == hb.history["loss"]
     c = model()
     c.fit(X, y, epochs=4, batch_size=32, verbose=0)
     assert not np.array_equal(a.params, c.params)
