@@ -4,7 +4,11 @@ arena with one C kernel; learning-rate schedules.
 Every optimizer takes ``lr`` (a number, a schedule, or any callable ``lr(step)``),
 ``weight_decay`` (L2 added to the gradient; decoupled for AdamW), ``clipnorm`` (global
 gradient norm over all parameters, like ``torch.nn.utils.clip_grad_norm_``) and
-``clipvalue`` (element-wise). Semantics follow ``torch.optim``.
+``clipvalue`` (element-wise). Semantics follow ``torch.optim``; where Keras 3 differs:
+its ``weight_decay`` is decoupled in every optimizer (here only in AdamW), its
+``clipnorm`` clips each variable on its own (here: the global norm, Keras's
+``global_clipnorm``), and it places Adam's and RMSProp's eps differently. Default
+learning rates: 0.01 for SGD (Keras's) and Adagrad (torch's), 0.001 for the others.
 """
 import math
 import weakref
@@ -269,14 +273,25 @@ class Adagrad(Optimizer):
 
 
 class RMSProp(Optimizer):
-    """Divide by a running RMS of gradients (Hinton 2012); ``centered`` per Graves (2013)."""
+    """Divide by a running RMS of gradients (Hinton 2012); ``centered`` per Graves (2013).
+
+    The update is ``torch.optim.RMSprop``'s: ``p -= lr * g / (sqrt(v) + eps)`` with
+    ``v = rho * v + (1 - rho) * g**2`` (``alpha=`` is torch's name for ``rho``). The
+    defaults are Keras's (lr 1e-3, rho 0.9, eps 1e-7), not torch's (lr 1e-2, alpha 0.99,
+    eps 1e-8); Keras adds eps inside the square root, which matters only for gradients
+    near sqrt(eps) or smaller.
+    """
 
     rho = _Hyper(hi=1.0, hi_open=True)
     eps = _Hyper(lo_open=True)
     momentum = _Hyper(hi=1.0, hi_open=True)
 
-    def __init__(self, lr=None, rho=0.9, eps=1e-7, momentum=0.0, centered=False, **kw):
+    def __init__(self, lr=None, rho=None, eps=1e-7, momentum=0.0, centered=False, *,
+                 alpha=None, **kw):
         super().__init__(lr, **kw)
+        if alpha is not None and rho is not None:
+            raise TypeError("RMSProp: pass rho or alpha (torch's name for it), not both")
+        rho = alpha if alpha is not None else 0.9 if rho is None else rho
         self.rho, self.eps, self.momentum = rho, eps, momentum
         self.centered = bool(centered)
 

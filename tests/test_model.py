@@ -770,6 +770,13 @@ def test_keras_optimizer_spellings():
         fn.Adam(epsilon=1e-7)
     with pytest.raises(TypeError, match="unexpected keyword argument 'nesterovv'"):
         fn.SGD(nesterovv=True)
+    # torch.optim.RMSprop's alpha is fastnn's (and Keras's) rho; it was a bare TypeError
+    assert fn.RMSProp().rho == 0.9 and fn.RMSProp(alpha=0.99).rho == 0.99
+    assert fn.RMSProp(rho=0.8).rho == 0.8
+    with pytest.raises(TypeError, match="rho or alpha"):
+        fn.RMSProp(rho=0.9, alpha=0.99)
+    with pytest.raises(ValueError, match="rho must be"):
+        fn.RMSProp(alpha=1.0)
 
 
 @pytest.mark.parametrize("X,y,match", [
