@@ -190,6 +190,8 @@ cdef extern from "fastnn.h" nogil:
         void *wc
         int64_t live_steps
         double live_predict_min
+        ptrdiff_t *live_idx
+        int64_t live_hidden_calls
         ptrdiff_t live_chunk
         int live_threads
         void *live_ws

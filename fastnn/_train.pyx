@@ -43,6 +43,10 @@ SKIP_ZERO_PREDICT_MIN = 1 << 16
 # 784-512-256-10, 1 thread: 105 ms full; chunks of 128 in order 84 ms; sorted, chunks of
 # 256 / 128 / 64 rows 78.9 / 79.1 / 77.1 ms.
 SKIP_ZERO_PREDICT_CHUNK = 64
+# Inference of one row runs the hidden Dense layers on their non-zero inputs alone (plan.c
+# live_hidden), from SKIP_ZERO_PREDICT_MIN weights: after ReLU about half are zero, and
+# the weight rows they would multiply are not read.
+SKIP_ZERO_HIDDEN = True
 SKIP_ZERO_PREDICT_SORT = True
 # Training batches whose non-zero inputs, paired by adjacent columns, need at most
 # SPARSE_INPUT_RATIO of the multiply-adds of their live columns (those not zero in every
@@ -188,8 +192,19 @@ cdef class Plan:
                         np.zeros(4 * batch + self.p.n_in + 2, np.intp)))
                     self.p.xg = self._buf((self.nthreads, min(batch, 2 * ch - 1),
                                            self.p.n_in))
+        hidden = [self.ops[i].n_in for i in range(1, self.p.n_ops)
+                  if self.ops[i].kind == FNN_OP_DENSE]
+        if SKIP_ZERO_HIDDEN and not training and hidden:
+            self.p.live_idx = <ptrdiff_t *>_ptr(self._keep(np.zeros(max(hidden), np.intp)))
+            self.p.live_predict_min = SKIP_ZERO_PREDICT_MIN
         if training:
             self._training(model, batch)
+
+    @property
+    def live_hidden_calls(self):
+        """Hidden Dense ops that one-row inference ran on their non-zero inputs alone
+        (SKIP_ZERO_HIDDEN)."""
+        return self.p.live_hidden_calls
 
     @property
     def live_steps(self):

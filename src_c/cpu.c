@@ -94,6 +94,7 @@ static const fnn_ktable table_avx512 = {
     .sgemm_dact_tile = fnn_sgemm_dact_tile_avx512, .dgemm_dact_tile = fnn_dgemm_dact_tile_avx512,
     .sspg_fwd = fnn_sspg_fwd_avx512, .dspg_fwd = fnn_dspg_fwd_avx512,
     .sspg_dw = fnn_sspg_dw_avx512, .dspg_dw = fnn_dspg_dw_avx512,
+    .sgemv_live = fnn_sgemv_live_avx512, .dgemv_live = fnn_dgemv_live_avx512,
     .s_sp_nr = 32, .d_sp_nr = 16,
 };
 #endif

@@ -117,6 +117,13 @@ typedef struct fnn_ktable {
                     ptrdiff_t rb, ptrdiff_t m, ptrdiff_t kp, const double *G, ptrdiff_t n,
                     double *dw, ptrdiff_t lddw);
     int s_sp_nr, d_sp_nr; /* 128 bytes on every ISA: plan.c sizes its tiles so */
+    /* one-row GEMV over the live inputs idx[0..nl) alone, each output one FMA chain from
+     * zero in k order (plan.c live_hidden, gvl.h); only where the one-row GEMM sums so
+     * too (sgemv_rows), else NULL */
+    void (*sgemv_live)(ptrdiff_t nl, const ptrdiff_t *idx, const float *x, const float *w,
+                       ptrdiff_t ldw, ptrdiff_t n, float *y);
+    void (*dgemv_live)(ptrdiff_t nl, const ptrdiff_t *idx, const double *x, const double *w,
+                       ptrdiff_t ldw, ptrdiff_t n, double *y);
 } fnn_ktable;
 
 extern const fnn_ktable *fnn_kt;   /* the selected row; generic until fnn_set_isa */
@@ -227,6 +234,13 @@ FNN_GEMM_ACT_DECL(avx512)
 FNN_SPG_DECL(generic)
 FNN_SPG_DECL(avx2)
 FNN_SPG_DECL(avx512)
+/* the one-row GEMV over live inputs, per ISA (fnn_ktable.sgemv_live, gvl.h) */
+#define FNN_GVL_DECL_ISA(ISA)                                                                \
+    void fnn_sgemv_live_##ISA(ptrdiff_t nl, const ptrdiff_t *idx, const float *x,             \
+                              const float *w, ptrdiff_t ldw, ptrdiff_t n, float *y);          \
+    void fnn_dgemv_live_##ISA(ptrdiff_t nl, const ptrdiff_t *idx, const double *x,            \
+                              const double *w, ptrdiff_t ldw, ptrdiff_t n, double *y);
+FNN_GVL_DECL_ISA(avx512)
 void fnn_spack_t_avx2(ptrdiff_t kc, ptrdiff_t nr, const float *src, ptrdiff_t lds, float *dst,
                       ptrdiff_t ldd);
 FNN_SUKR(fnn_sgemm_ukr_generic_4x8); FNN_SUKR(fnn_sgemm_ukr_generic_2x8);
@@ -496,6 +510,10 @@ typedef struct fnn_plan {
     double live_predict_min;      /* inference of up to 3 rows skips zero input columns from
                                    * this many weights of op 0 (plan.c live_predict; uses
                                    * live_runs) */
+    ptrdiff_t *live_idx;          /* [widest input of ops 1..]: one-row inference runs the
+                                   * hidden Dense ops on their non-zero inputs alone (plan.c
+                                   * live_hidden, from live_predict_min weights); NULL: off */
+    int64_t live_hidden_calls;    /* hidden ops so run (a count for tests) */
     ptrdiff_t live_chunk;         /* inference of more rows skips them chunk by chunk, in
                                    * chunks of this many rows (plan.c live_predict_rows; uses
                                    * live_min and the buffers above, xc of min(batch,

@@ -4,6 +4,7 @@
  * an n = 10 output would otherwise run 8 + a latency-bound 2). */
 #include "gemm_act.h"
 #include "gemm_ukr_vec.h"
+#include "gvl.h"
 #include "spg.h"
 
 #define FNN_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -206,3 +207,9 @@ FNN_SPG_VEC(fnn_sspg_fwd_avx512, fnn_sspg_dw_avx512, float, __m512, 2, 16, _mm51
 FNN_SPG_VEC(fnn_dspg_fwd_avx512, fnn_dspg_dw_avx512, double, __m512d, 2, 8, _mm512_set1_pd,
             _mm512_loadu_pd, _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_add_pd,
             _mm512_setzero_pd, __builtin_fma)
+
+/* The one-row GEMV over live inputs (gvl.h): 256 / 128 outputs in 16 of the 32 registers */
+FNN_GVL_VEC(fnn_sgemv_live_avx512, float, __m512, 16, 16, _mm512_set1_ps, _mm512_loadu_ps,
+            _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_setzero_ps, __builtin_fmaf)
+FNN_GVL_VEC(fnn_dgemv_live_avx512, double, __m512d, 16, 8, _mm512_set1_pd, _mm512_loadu_pd,
+            _mm512_storeu_pd, _mm512_fmadd_pd, _mm512_setzero_pd, __builtin_fma)

@@ -15,6 +15,10 @@
 
 /* Inference skips zero input columns for batches up to this (the GEMV's, gemm.c) */
 #define FNN_LIVE_PREDICT_M 3
+/* One-row inference runs a hidden Dense op on its non-zero inputs from this many outputs:
+ * gemm.c's one-row GEMM sums in k order (its row kernel) only above FNN_GEMM_NARROW (16);
+ * narrower outputs take dot kernels, whose sums run in another order */
+#define FNN_LIVE_HIDDEN_N 17
 
 /* The sparse first layer (sp_build): a row block's entries keep their row as an offset
  * in a byte */
@@ -130,6 +134,16 @@ static inline void spg_dw_d(ptrdiff_t ng, const int32_t *gk, const int32_t *cnt,
                             ptrdiff_t lddw)
 {
     fnn_kt->dspg_dw(ng, gk, cnt, row, val, FNN_SP_RB, k, nrb, FNN_SP_RB, m, kp, G, n, dw, lddw);
+}
+static inline void gemv_live_s(ptrdiff_t nl, const ptrdiff_t *idx, const float *x,
+                               const float *w, ptrdiff_t ldw, ptrdiff_t n, float *y)
+{
+    fnn_kt->sgemv_live(nl, idx, x, w, ldw, n, y);
+}
+static inline void gemv_live_d(ptrdiff_t nl, const ptrdiff_t *idx, const double *x,
+                               const double *w, ptrdiff_t ldw, ptrdiff_t n, double *y)
+{
+    fnn_kt->dgemv_live(nl, idx, x, w, ldw, n, y);
 }
 static inline int sp_epi_s(float *c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,
                            const float *bias, int act, double slope)
@@ -747,6 +761,32 @@ static int LOC(live_predict)(fnn_plan *p, const fnn_op *op, const T *x, ptrdiff_
     return 1;
 }
 
+/* y := epilogue(x·W) for one row, a hidden Dense op's product over its non-zero inputs
+ * alone (gemv_live, gvl.h): after ReLU about half of them are zero, and the rows of W they
+ * would multiply are not read. Each output is one FMA chain from zero in k order, as the
+ * one-row GEMM's, so y is the full product's (up to the sign of a zero, and W's inf or NaN
+ * met by a zero input). 0: not taken (no index buffer, more than one row, a small product,
+ * or under an eighth of the inputs zero). */
+static int LOC(live_hidden)(fnn_plan *p, const fnn_op *op, const T *x, ptrdiff_t bsz, T *y,
+                            const fnn_epilogue *epi)
+{
+    const ptrdiff_t ni = op->n_in, no = op->n_out;
+    ptrdiff_t *idx = p->live_idx, nl = 0;
+    if (!idx || bsz != 1 || !(sizeof(T) == 4 ? (void *)fnn_kt->sgemv_live
+                                             : (void *)fnn_kt->dgemv_live) ||
+        no < FNN_LIVE_HIDDEN_N || (double)ni * (double)no < p->live_predict_min)
+        return 0;
+    for (ptrdiff_t j = 0; j < ni; ++j) { /* branch-free; NaN is live */
+        idx[nl] = j;
+        nl += x[j] != 0;
+    }
+    if (ni - nl < ni / 8) return 0;
+    LOC(gemv_live)(nl, idx, x, (const T *)op->w, no, no, y);
+    LOC(sp_epi)(y, no, 1, no, (const T *)epi->bias, epi->act, epi->act_param);
+    ++p->live_hidden_calls;
+    return 1;
+}
+
 /* Chunks of up to 2 * live_chunk - 1 rows, the last one taking the remainder. */
 static ptrdiff_t LOC(chunk_rows)(ptrdiff_t bsz, ptrdiff_t ch, ptrdiff_t r0)
 {
@@ -944,10 +984,10 @@ void FN(plan_predict)(fnn_plan *p, const T *X, ptrdiff_t bsz, T *out)
         case FNN_OP_DENSE: {
             fnn_epilogue epi = {op->act_in_gemm ? op->act : FNN_ACT_IDENTITY, op->act_param,
                                 op->b, NULL, 0, NULL, 0, NULL};
-            if (i > 0 ||
-                !(bsz <= FNN_LIVE_PREDICT_M ? LOC(live_predict)(p, op, x, bsz, y, &epi)
-                                            : LOC(live_predict_rows)(p, op, x, bsz, y, &epi,
-                                                                     perm)))
+            if (i > 0 ? !LOC(live_hidden)(p, op, x, bsz, y, &epi)
+                      : !(bsz <= FNN_LIVE_PREDICT_M
+                              ? LOC(live_predict)(p, op, x, bsz, y, &epi)
+                              : LOC(live_predict_rows)(p, op, x, bsz, y, &epi, perm)))
                 FN(gemm)(0, 0, bsz, op->n_out, op->n_in, 1, x, op->n_in, (const T *)op->w,
                          op->n_out, 0, y, op->n_out, &epi, p->ws, p->ws_bytes);
             if (!op->act_in_gemm && op->act != FNN_ACT_IDENTITY)

@@ -412,3 +412,103 @@ def test_rows_with_the_same_margins_keep_their_order(monkeypatch):
     b, n1 = chunked_predictor(True, monkeypatch)[1](X, batch_size=200)
     assert n1 == 0
     np.testing.assert_array_equal(a, b)
+
+
+# ---- one-row predict: hidden Dense layers on their non-zero inputs (plan.c live_hidden)
+def hidden_predictor(skip, monkeypatch, sizes, dtype="float64", acts=None, min_weights=0):
+    """A seeded MLP (ReLU hidden layers unless ``acts`` says otherwise) and a predict that
+    also returns how many hidden Dense ops ran on their non-zero inputs alone"""
+    acts = acts or ["relu"] * (len(sizes) - 2)
+    m = fn.Sequential([fn.Dense(a, b, activation=act)
+                       for a, b, act in zip(sizes[:-2], sizes[1:-1], acts)] +
+                      [fn.Dense(sizes[-2], sizes[-1])], seed=5, dtype=dtype)
+    m.build((sizes[0],))
+
+    def predict(x, **kw):                      # the flags are read when a plan is built
+        monkeypatch.setattr(_train, "SKIP_ZERO_HIDDEN", skip)
+        monkeypatch.setattr(_train, "SKIP_ZERO_PREDICT_MIN", min_weights)
+        out = m.predict(np.asarray(x, dtype), **kw)
+        return out, m._pplan[1].live_hidden_calls
+    return m, predict
+
+
+def taken(n):
+    """Hidden ops run on their live inputs: only the AVX-512 path has the kernel (its
+    one-row GEMM is the one that sums each output as that kernel does)"""
+    return n if fn.config.get_isa() == "avx512" else 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sizes", [(40, 300, 200, 37), (30, 64, 300, 24), (20, 784, 512, 256)],
+                         ids=["tails", "wide-hidden", "two-blocks"])
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_one_row_predict_skips_the_zeros_of_hidden_layers(dtype, sizes, nthreads, monkeypatch,
+                                                           threads):
+    """The same bits as the full one-row product (each output one FMA chain in k order)
+    for outputs in 16-vector blocks, single vectors and scalar tails."""
+    threads(nthreads)
+    X = np.random.default_rng(3).standard_normal((10, sizes[0]))
+    m0, full = hidden_predictor(False, monkeypatch, sizes, dtype)
+    m1, skip = hidden_predictor(True, monkeypatch, sizes, dtype)
+    ref = fn.utils.clone_model(m1, dtype="float64")       # float64 batch products
+    for i in range(10):
+        (a, n0), (b, n1) = full(X[i:i + 1]), skip(X[i:i + 1])
+        assert n0 == 0 and n1 == taken(2 * (i + 1))
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(b, ref.predict(np.tile(X[i:i + 1], (4, 1)))[:1],
+                                   rtol=1e-4 if dtype == "float32" else 1e-12,
+                                   atol=1e-5 if dtype == "float32" else 1e-12)
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "tanh", "sigmoid", "linear", "gelu"])
+def test_skipped_hidden_layer_applies_its_own_bias_and_activation(act, monkeypatch):
+    sizes = (30, 200, 100, 20)
+    X = np.random.default_rng(4).standard_normal((4, 30))
+    m0, full = hidden_predictor(False, monkeypatch, sizes, acts=["relu", act])
+    m1, skip = hidden_predictor(True, monkeypatch, sizes, acts=["relu", act])
+    for m in (m0, m1):                         # biases that matter
+        for layer in m.layers:
+            layer.bias[...] = np.linspace(-0.5, 0.5, layer.bias.size)
+    for i in range(4):
+        (a, _), (b, n1) = full(X[i:i + 1]), skip(X[i:i + 1])
+        np.testing.assert_array_equal(a, b)
+    assert n1 == taken(8 if act == "relu" else 4)   # only ReLU leaves zeros for layer 3
+
+
+def test_hidden_layer_with_no_live_input_gives_its_bias(monkeypatch):
+    sizes = (30, 200, 100, 20)
+    m0, full = hidden_predictor(False, monkeypatch, sizes)
+    m1, skip = hidden_predictor(True, monkeypatch, sizes)
+    for m in (m0, m1):
+        m.layers[0].bias[...] = -1.0           # every first-layer unit off: h1 = 0
+        m.layers[1].bias[...] = np.linspace(-1, 1, 100)
+    x = np.full((1, 30), 1e-3)
+    (a, _), (b, n1) = full(x), skip(x)
+    np.testing.assert_array_equal(a, b)
+    assert n1 == taken(2)
+
+
+def test_hidden_skip_keeps_nonfinite_values_live(monkeypatch):
+    sizes = (30, 200, 100, 20)
+    x = np.random.default_rng(5).standard_normal((1, 30))
+    x[0, 3] = np.nan
+    m0, full = hidden_predictor(False, monkeypatch, sizes)
+    m1, skip = hidden_predictor(True, monkeypatch, sizes)
+    (a, _), (b, _) = full(x, allow_nonfinite=True), skip(x, allow_nonfinite=True)
+    assert np.isnan(a).all() and np.isnan(b).all()
+
+
+def test_hidden_skip_only_where_it_pays_and_sums_alike(monkeypatch):
+    X = np.random.default_rng(6).standard_normal((4, 30))
+    # several rows: not a one-row GEMV
+    _, skip = hidden_predictor(True, monkeypatch, (30, 200, 100, 20))
+    assert skip(X[:2])[1] == 0 and skip(X[:1])[1] == taken(2)
+    # 16 outputs or fewer take the dot kernels, which sum in another order
+    _, skip = hidden_predictor(True, monkeypatch, (30, 200, 16))
+    assert skip(X[:1])[1] == 0
+    # under SKIP_ZERO_PREDICT_MIN weights (200 x 100)
+    _, skip = hidden_predictor(True, monkeypatch, (30, 200, 100, 20), min_weights=200 * 100 + 1)
+    assert skip(X[:1])[1] == 0
+    # inputs without zeros (tanh)
+    _, skip = hidden_predictor(True, monkeypatch, (30, 200, 100, 20), acts=["tanh", "tanh"])
+    assert skip(X[:1])[1] == 0
