@@ -63,7 +63,10 @@ class BinaryCrossEntropy(Loss):
     """-mean(y log p + (1 - y) log(1 - p)); ``from_logits=True`` takes p = sigmoid(ŷ) stably.
 
     With ``from_logits=False`` and a sigmoid last layer, the model fuses both into the
-    logits form, which is exact and stable (no clamping needed).
+    logits form, which is exact and stable (no clamping needed). Other probabilities are
+    clamped to [1e-7, 1 - 1e-7], as in Keras; a last Dense or Activation layer with
+    another activation than sigmoid or softmax gets a warning at ``compile``, since its
+    outputs are not probabilities (PyTorch's ``BCELoss`` refuses them).
     """
     name, classification = "binary_cross_entropy", True
 

@@ -6,6 +6,7 @@
 >>> history = model.fit(X, y, epochs=10, batch_size=128, validation_split=0.1)
 """
 import threading
+import warnings
 
 import numpy as np
 
@@ -235,6 +236,14 @@ class Sequential(FitMixin):
                 last._fused_into_loss = True
                 self.loss = L.BinaryCrossEntropy(from_logits=True, reduction=self.loss.reduction)
                 self._output_act = "sigmoid"
+            elif isinstance(self.loss, L.BinaryCrossEntropy) and not self.loss.from_logits \
+                    and last.activation != "softmax":
+                # Keras trains this silently (clamped to [1e-7, 1 - 1e-7]); torch refuses it
+                warnings.warn(f"binary cross-entropy takes probabilities, but the last layer "
+                              f"{last!r} outputs {last.activation} values, not confined to "
+                              "[0, 1]: give it activation='sigmoid' (fused with the loss into "
+                              "the exact logits form) or use loss="
+                              "'binary_cross_entropy_with_logits'", UserWarning, stacklevel=2)
         self.compiled = True
         self._plan = self._pplan = None
         return self

@@ -564,6 +564,28 @@ def test_divergence_on_a_chunks_first_step_restores_weights_with_a_finite_loss()
     assert np.isfinite(m.params).all()
 
 
+@pytest.mark.parametrize("last", [fn.Dense(4, 1), fn.Dense(4, 1, activation="relu"),
+                                  fn.Activation("tanh")], ids=["linear", "relu", "tanh"])
+def test_probability_bce_after_a_non_probability_layer_warns(last):
+    """Keras trains Dense(1) + binary_crossentropy silently on clamped values; torch's
+    BCELoss refuses values outside [0, 1]."""
+    layers = [fn.Dense(3, 4)] + ([fn.Dense(4, 4), last] if isinstance(last, fn.Activation)
+                                 else [last])
+    with pytest.warns(UserWarning, match="activation='sigmoid'"):
+        fn.Sequential(layers).compile(loss="binary_crossentropy")
+
+
+def test_probability_bce_after_sigmoid_or_softmax_or_on_logits_does_not_warn():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for last, loss in ((fn.Dense(4, 1, activation="sigmoid"), "binary_crossentropy"),
+                           (fn.Dense(4, 3, activation="softmax"), "binary_crossentropy"),
+                           (fn.Dense(4, 1), "binary_cross_entropy_with_logits"),
+                           (fn.Dense(4, 1), fn.BinaryCrossEntropy(from_logits=True))):
+            fn.Sequential([fn.Dense(3, 4), last]).compile(loss=loss)
+
+
 def test_learning_rate_schedules():
     s = fn.StepDecay(1.0, step_size=10, gamma=0.5)
     assert s(1) == 1.0 and s(11) == 0.5 and s(21) == 0.25

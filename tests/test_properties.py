@@ -140,6 +140,7 @@ def test_optimizer_steps_survive_anything(data):
 
 @CASES
 @given(st.data())
+@pytest.mark.filterwarnings("ignore:binary cross-entropy takes probabilities")
 def test_model_fit_predict_survive_anything(data):
     X = arrays(data.draw)
     y = arrays(data.draw, shape=data.draw(st.sampled_from([np.shape(X)[:1], (3,), (4, 2)])))
