@@ -88,10 +88,12 @@ class Backend:
         """``(y, mask)`` with mask ∈ {0, 1/(1-rate)} from Philox keyed by (seed, step, i)."""
         return self.m.dropout(x, rate, seed, step=step)
 
-    def batch_norm(self, x, gamma, beta, running_mean, running_var, momentum, eps, training):
+    def batch_norm(self, x, gamma, beta, running_mean, running_var, momentum, eps, training,
+                   unbiased=True):
         """``(y, cache)``; ``momentum`` in the Keras sense (weight of the old running value)."""
         y, mean, invstd = self.m.batch_norm(x, gamma, beta, running_mean, running_var,
-                                            training=training, momentum=1.0 - momentum, eps=eps)
+                                            training=training, momentum=1.0 - momentum, eps=eps,
+                                            unbiased=unbiased)
         return y, (x, mean, invstd, gamma)
 
     def batch_norm_backward(self, dy, cache, dgamma, dbeta):

@@ -109,8 +109,8 @@ cdef extern from "fastnn.h" nogil:
     void fnn_smul(const float *x, const float *a, float *out, size_t n)
     void fnn_dmul(const double *x, const double *a, double *out, size_t n)
     # ---- normalisation (norm.c) ----
-    void fnn_sbatch_norm_fwd_train(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *invstd, float *run_mean, float *run_var, size_t n, size_t c, double momentum, double eps)
-    void fnn_dbatch_norm_fwd_train(const double *x, const double *gamma, const double *beta, double *y, double *mean, double *invstd, double *run_mean, double *run_var, size_t n, size_t c, double momentum, double eps)
+    void fnn_sbatch_norm_fwd_train(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *invstd, float *run_mean, float *run_var, size_t n, size_t c, double momentum, double eps, int unbiased)
+    void fnn_dbatch_norm_fwd_train(const double *x, const double *gamma, const double *beta, double *y, double *mean, double *invstd, double *run_mean, double *run_var, size_t n, size_t c, double momentum, double eps, int unbiased)
     void fnn_sbatch_norm_fwd_eval(const float *x, const float *gamma, const float *beta, float *y, const float *run_mean, const float *run_var, size_t n, size_t c, double eps)
     void fnn_dbatch_norm_fwd_eval(const double *x, const double *gamma, const double *beta, double *y, const double *run_mean, const double *run_var, size_t n, size_t c, double eps)
     void fnn_sbatch_norm_bwd(const float *x, const float *dy, const float *gamma, const float *mean, const float *invstd, float *dx, float *dgamma, float *dbeta, size_t n, size_t c)
@@ -158,6 +158,7 @@ cdef extern from "fastnn.h" nogil:
         void *run_mean
         void *run_var
         double rate, momentum, eps
+        int unbiased
         uint64_t seed
         double l1, l2, bias_l1, bias_l2
     ctypedef struct fnn_plan:

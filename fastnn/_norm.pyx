@@ -18,7 +18,7 @@ cdef _same(name, Py_ssize_t got, Py_ssize_t want):
 def batch_norm_fwd_train(const floating[::1] x, const floating[::1] gamma,
                          const floating[::1] beta, floating[::1] y, floating[::1] mean,
                          floating[::1] invstd, floating[::1] run_mean, floating[::1] run_var,
-                         size_t n, size_t c, double momentum, double eps):
+                         size_t n, size_t c, double momentum, double eps, bint unbiased=True):
     """y := gamma (x - mu_B) / sqrt(var_B + eps) + beta; running stats updated"""
     _same("x", x.shape[0], n * c)
     _same("y", y.shape[0], n * c)
@@ -31,11 +31,11 @@ def batch_norm_fwd_train(const floating[::1] x, const floating[::1] gamma,
         if floating is float:
             fnn_sbatch_norm_fwd_train(&x[0], &gamma[0], &beta[0], &y[0], &mean[0],
                                       &invstd[0], &run_mean[0], &run_var[0], n, c,
-                                      momentum, eps)
+                                      momentum, eps, unbiased)
         else:
             fnn_dbatch_norm_fwd_train(&x[0], &gamma[0], &beta[0], &y[0], &mean[0],
                                       &invstd[0], &run_mean[0], &run_var[0], n, c,
-                                      momentum, eps)
+                                      momentum, eps, unbiased)
 
 
 def batch_norm_fwd_eval(const floating[::1] x, const floating[::1] gamma,

@@ -301,7 +301,7 @@ __all__ += ["bias_grad", "grad_norm", "l2_penalty", "l1_penalty", "clip_by_value
 
 
 def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1,
-               eps=1e-5, out=None):
+               eps=1e-5, out=None, unbiased=True):
     """Returns (y, mean, invstd); in eval mode (y, None, None). Updates running stats."""
     if not training:
         inv = (1 / np.sqrt(running_var.astype(np.float64) + eps)).astype(x.dtype)
@@ -310,9 +310,9 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     xd = x.astype(np.float64)
     mu = xd.mean(axis=0)
     var = ((xd - mu) ** 2).mean(axis=0)
-    unbiased = var * n / (n - 1) if n > 1 else var
+    run = var * n / (n - 1) if unbiased and n > 1 else var
     running_mean[...] = (1 - momentum) * running_mean.astype(np.float64) + momentum * mu
-    running_var[...] = (1 - momentum) * running_var.astype(np.float64) + momentum * unbiased
+    running_var[...] = (1 - momentum) * running_var.astype(np.float64) + momentum * run
     mean = mu.astype(x.dtype)
     invstd = (1 / np.sqrt(var + eps)).astype(x.dtype)
     return _out((x - mean) * (invstd * gamma) + beta, out), mean, invstd

@@ -169,6 +169,7 @@ cdef class Plan:
                 op.mean, op.invstd = self._buf((stat,)), self._buf((stat,))
                 if kind == FNN_OP_BATCHNORM:
                     op.momentum = 1.0 - layer.momentum    # kernel: weight of the new value
+                    op.unbiased = layer.unbiased
                     op.run_mean, op.run_var = _ptr(layer.buffers[0]), _ptr(layer.buffers[1])
             if i > 0 and kind == FNN_OP_DENSE:
                 prev = &self.ops[i - 1]

@@ -44,15 +44,22 @@ class BatchNorm(_Norm):
 
     Training uses the batch statistics and updates running averages
     ``running = momentum·running + (1 - momentum)·batch`` (Keras convention, momentum
-    0.9 by default); inference uses the running averages.
+    0.9 by default); inference uses the running averages. The running variance averages
+    the unbiased batch variance (PyTorch's ``BatchNorm1d``), or with ``unbiased=False``
+    the biased one (Keras's ``BatchNormalization``, which the factory of that name sets).
     """
 
-    def __init__(self, num_features=None, momentum=0.9, eps=1e-5, name=None):
+    unbiased = True      # the default for layers pickled before the option existed
+
+    def __init__(self, num_features=None, momentum=0.9, eps=1e-5, name=None, unbiased=True):
         super().__init__(num_features, eps, name)
         if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
             raise ValueError("BatchNorm: momentum must be in [0, 1). "
                              f"Received: momentum={momentum!r}")
-        self.momentum = float(momentum)
+        if not isinstance(unbiased, (bool, np.bool_)):
+            raise TypeError(f"BatchNorm: unbiased must be True or False. "
+                            f"Received: unbiased={unbiased!r}")
+        self.momentum, self.unbiased = float(momentum), bool(unbiased)
 
     def buffer_specs(self):
         return [("running_mean", (self.num_features,), 0.0),
@@ -61,14 +68,15 @@ class BatchNorm(_Norm):
     def forward(self, x, training=False):
         y, self._cache = self._be.batch_norm(x, self.params[0], self.params[1],
                                              self.buffers[0], self.buffers[1], self.momentum,
-                                             self.eps, training)
+                                             self.eps, training, self.unbiased)
         return y
 
     def backward(self, dy):
         return self._be.batch_norm_backward(dy, self._cache, self.grads[0], self.grads[1])
 
     def get_config(self):
-        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps}
+        config = {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps}
+        return config if self.unbiased else {**config, "unbiased": False}
 
     def __repr__(self):
         return f"BatchNorm({self.num_features or '?'})"
@@ -103,9 +111,10 @@ def _keras_norm(cls, axis, center, scale, kwargs):
 def BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                        name=None, **kwargs):
     """Keras's name and defaults (momentum 0.99, epsilon 1e-3) for a ``BatchNorm``; the
-    momentum means the same in both (``running = momentum·running + (1 - momentum)·batch``)."""
+    momentum means the same in both (``running = momentum·running + (1 - momentum)·batch``)
+    and, as in Keras, the running variance averages the biased batch variance."""
     _keras_norm("BatchNormalization", axis, center, scale, kwargs)
-    return BatchNorm(momentum=momentum, eps=epsilon, name=name)
+    return BatchNorm(momentum=momentum, eps=epsilon, name=name, unbiased=False)
 
 
 def LayerNormalization(axis=-1, epsilon=1e-3, center=True, scale=True, name=None, **kwargs):

@@ -383,10 +383,12 @@ void fnn_dmul(const double *x, const double *a, double *out, size_t n);
  * ---------------------------------------------------------------------------- */
 void fnn_sbatch_norm_fwd_train(const float *x, const float *gamma, const float *beta, float *y,
                                float *mean, float *invstd, float *run_mean, float *run_var,
-                               size_t n, size_t c, double momentum, double eps);
+                               size_t n, size_t c, double momentum, double eps,
+                               int unbiased);
 void fnn_dbatch_norm_fwd_train(const double *x, const double *gamma, const double *beta,
                                double *y, double *mean, double *invstd, double *run_mean,
-                               double *run_var, size_t n, size_t c, double momentum, double eps);
+                               double *run_var, size_t n, size_t c, double momentum, double eps,
+                               int unbiased);
 void fnn_sbatch_norm_fwd_eval(const float *x, const float *gamma, const float *beta, float *y,
                               const float *run_mean, const float *run_var, size_t n, size_t c,
                               double eps);
@@ -476,6 +478,8 @@ typedef struct fnn_op {
     void *mean, *invstd;   /* norm statistics: [n_out] (batch norm) or [batch] (layer norm) */
     void *run_mean, *run_var;
     double rate, momentum, eps;
+    int unbiased;          /* batch norm: the running variance averages the unbiased batch
+                              variance (PyTorch), else the biased one (Keras) */
     uint64_t seed;
     double l1, l2, bias_l1, bias_l2;
 } fnn_op;

@@ -18,10 +18,11 @@
 
 /* Training: mu, var = batch mean and biased variance per column; y := gamma (x - mu)
  * / sqrt(var + eps) + beta; saves mean and invstd for backward; running stats :=
- * (1 - momentum) running + momentum batch, with the unbiased variance (PyTorch). */
+ * (1 - momentum) running + momentum batch, with the unbiased batch variance (PyTorch)
+ * or, unbiased == 0, the biased one (Keras). */
 void FN(batch_norm_fwd_train)(const T *x, const T *gamma, const T *beta, T *y, T *mean,
                               T *invstd, T *run_mean, T *run_var, size_t n, size_t c,
-                              double momentum, double eps)
+                              double momentum, double eps, int unbiased)
 {
     if (n == 0) return;
     COLBLOCKS(n, c, {
@@ -38,7 +39,7 @@ void FN(batch_norm_fwd_train)(const T *x, const T *gamma, const T *beta, T *y, T
         T sc[BLK], sh[BLK];
         for (size_t j = 0; j < w; ++j) {
             double v = var[j] / (double)n, is = 1.0 / sqrt(v + eps);
-            double vu = n > 1 ? var[j] / (double)(n - 1) : v;
+            double vu = unbiased && n > 1 ? var[j] / (double)(n - 1) : v;
             mean[j0 + j] = (T)mu[j];
             invstd[j0 + j] = (T)is;
             run_mean[j0 + j] = (T)((1.0 - momentum) * run_mean[j0 + j] + momentum * mu[j]);

@@ -522,7 +522,7 @@ static void LOC(forward)(fnn_plan *p, ptrdiff_t bsz, int64_t step, ptrdiff_t liv
             FN(batch_norm_fwd_train)(x, (const T *)op->w, (const T *)op->b, (T *)op->y,
                                      (T *)op->mean, (T *)op->invstd, (T *)op->run_mean,
                                      (T *)op->run_var, (size_t)bsz, (size_t)op->n_out,
-                                     op->momentum, op->eps);
+                                     op->momentum, op->eps, op->unbiased);
             break;
         case FNN_OP_LAYERNORM:
             FN(layer_norm_fwd)(x, (const T *)op->w, (const T *)op->b, (T *)op->y,

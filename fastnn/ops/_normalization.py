@@ -15,13 +15,14 @@ def _norm_args(x, gamma, beta, width):
 
 
 def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1,
-               eps=1e-5, out=None):
+               eps=1e-5, out=None, unbiased=True):
     """Batch normalisation over the batch axis (Ioffe & Szegedy 2015).
 
     Training: ``y = gamma (x - mu_B) / sqrt(var_B + eps) + beta`` with batch statistics,
     and running stats updated in place, ``r := (1 - momentum) r + momentum stat``
-    (PyTorch convention; the running variance uses the unbiased batch variance).
-    Eval: the running statistics are used instead.
+    (PyTorch convention; the running variance uses the unbiased batch variance, or with
+    ``unbiased=False`` the biased one, as Keras's does). Eval: the running statistics
+    are used instead.
 
     Parameters
     ----------
@@ -54,7 +55,7 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
         raise ValueError("batch_norm in training mode needs at least one sample")
     mean, invstd = np.empty(c, x.dtype), np.empty(c, x.dtype)
     _norm.batch_norm_fwd_train(x.reshape(-1), gamma, beta, y.reshape(-1), mean, invstd, rm,
-                               rv, n, c, momentum, eps)
+                               rv, n, c, momentum, eps, bool(unbiased))
     return y, mean, invstd
 
 
