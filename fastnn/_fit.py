@@ -101,22 +101,23 @@ class FitMixin:
                                               for k in sorted(self.optimizer.state)]
 
     def _snapshot_save(self):
-        """Copy weights and optimizer state into one of two buffers, allocated once and
-        kept from one fit to the next while the arrays keep their shapes.
+        """Copy weights and optimizer state into one of two buffers, allocated once per fit
+        (and freed when it ends).
 
         The other buffer keeps the start of the chunk before. A chunk's start is the
         restore point when a later step of the chunk diverges; when its very first step
         does, the start itself gave the non-finite loss, and the chunk before's start (a
-        finite loss) is restored instead.
+        finite loss) is restored instead, unless the data may hold NaN or inf
+        (``allow_nonfinite``), which the weights are then not to blame for.
         """
         arrays = self._snapshot_arrays()
-        snaps = self._snap
+        snaps = getattr(self, "_snap", None)
 
         def fits(snap):
             return snap is not None and len(snap[0]) == len(arrays) and all(
                 d.shape == a.shape and d.dtype == a.dtype for d, a in zip(snap[0], arrays))
 
-        if snaps is None or not fits(snaps[1]):
+        if not isinstance(snaps, list) or not fits(snaps[1]):   # (or a pickle's older form)
             snaps = self._snap = [None, None]
         spare = snaps[0] if fits(snaps[0]) else ([np.empty_like(a) for a in arrays], [0, 0])
         snaps[0], snaps[1] = snaps[1], spare
@@ -125,12 +126,15 @@ class FitMixin:
         spare[1][:] = [self.optimizer.iterations, self._step]
         self._snaps_taken += 1
 
-    def _snapshot_restore(self, first_step_failed):
+    def _snapshot_restore(self, back):
+        """Restore the latest snapshot, or with ``back`` the one before it if there is
+        one; returns the optimizer steps it was taken after."""
         previous, latest = self._snap
-        snap = previous if first_step_failed and self._snaps_taken > 1 else latest
+        snap = previous if back and self._snaps_taken > 1 else latest
         for dst, src in zip(self._snapshot_arrays(), snap[0]):
             np.copyto(dst, src)
         self.optimizer.iterations, self._step = snap[1]
+        return snap[1][0]
 
     @contextlib.contextmanager
     def _exclusive(self, what):
@@ -247,7 +251,8 @@ class FitMixin:
                 begun.append(cb)
             old_handler = self._catch_sigint()
             for epoch in range(initial_epoch, epochs):
-                logs = self._fit_epoch(epoch, X, y, sw, bs, steps, shuffle, cbs)
+                logs = self._fit_epoch(epoch, X, y, sw, bs, steps, shuffle, cbs,
+                                       allow_nonfinite)
                 if val is not None:
                     vlogs = self.evaluate(val[0], val[1], sample_weight=val[2])
                     logs.update({"val_" + k: v for k, v in vlogs.items()})
@@ -258,14 +263,14 @@ class FitMixin:
                 if self.stop_training:
                     break
         finally:
-            self._plan = None
+            self._plan = self._snap = None    # the restore points last one fit
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
             for cb in begun:
                 cb.on_train_end()
         return history
 
-    def _fit_epoch(self, epoch, X, y, sw, bs, steps, shuffle, cbs):
+    def _fit_epoch(self, epoch, X, y, sw, bs, steps, shuffle, cbs, allow_nonfinite=False):
         for cb in cbs:
             cb.on_epoch_begin(epoch)
         n = X.shape[0]
@@ -283,11 +288,12 @@ class FitMixin:
             step += good
             logs = stats.logs()
             if good < todo and not self._interrupted:
-                self._snapshot_restore(good == 0)
+                kept = self._snapshot_restore(good == 0 and not allow_nonfinite)
                 self.stop_training = True
                 msg = (f"training diverged at epoch {epoch + 1}, step {step + 1}: the loss "
-                       "became NaN or infinite, so training stopped and the weights were reset "
-                       "to the last good state (try a lower learning rate, clipnorm=1.0, or "
+                       "became NaN or infinite, so training stopped and the weights and "
+                       f"optimizer state were reset to those after {kept} optimizer steps, "
+                       "whose loss was finite (try a lower learning rate, clipnorm=1.0, or "
                        "check the data)")
                 warnings.warn(msg, RuntimeWarning, stacklevel=4)
                 logs["diverged"] = True

@@ -561,7 +561,33 @@ def test_divergence_on_a_chunks_first_step_restores_weights_with_a_finite_loss()
     assert m.optimizer.iterations == 0 and np.isfinite(m.evaluate(X, y)["loss"])
     m.compile(optimizer=fn.SGD(0.05), loss="softmax_cross_entropy")
     m.fit(X, y, epochs=2, batch_size=8, verbose=0)          # and it trains on from there
-    assert np.isfinite(m.params).all()
+    assert np.isfinite(m.params).all() and m._snap is None  # restore points last one fit
+
+
+def test_divergence_from_nonfinite_data_keeps_the_steps_before_it():
+    """With allow_nonfinite the data, not the weights, may give the NaN: a chunk's first
+    step failing on a NaN row keeps the chunk's start (here the first step's update)."""
+    X, y = data(64)
+    X[8] = np.nan                                           # the second batch of 8
+    m = make([fn.Dense(6, 3)], opt=fn.SGD(0.1))
+    with pytest.warns(RuntimeWarning, match="step 2: .* after 1 optimizer steps"):
+        m.fit(X, y, epochs=1, batch_size=8, shuffle=False, verbose=0, allow_nonfinite=True)
+    assert m.optimizer.iterations == 1 and np.isfinite(m.params).all()
+
+
+def test_fit_works_on_models_pickled_with_an_older_restore_point():
+    """Pickles from before the two restore buffers hold no _snap, or a (arrays, counters)
+    tuple; fit used to fail on both with AttributeError / TypeError."""
+    X, y = data(32)
+    for old in ("missing", "tuple"):
+        m = make([fn.Dense(6, 3)])
+        m.fit(X, y, epochs=1, verbose=0)
+        if old == "missing":
+            del m.__dict__["_snap"]
+        else:
+            m._snap = ([np.zeros_like(m.params)], [0, 0])
+        m.fit(X, y, epochs=1, verbose=0)
+        assert m.optimizer.iterations == 2
 
 
 @pytest.mark.parametrize("last", [fn.Dense(4, 1), fn.Dense(4, 1, activation="relu"),
@@ -582,7 +608,8 @@ def test_probability_bce_after_sigmoid_or_softmax_or_on_logits_does_not_warn():
         for last, loss in ((fn.Dense(4, 1, activation="sigmoid"), "binary_crossentropy"),
                            (fn.Dense(4, 3, activation="softmax"), "binary_crossentropy"),
                            (fn.Dense(4, 1), "binary_cross_entropy_with_logits"),
-                           (fn.Dense(4, 1), fn.BinaryCrossEntropy(from_logits=True))):
+                           (fn.Dense(4, 1), fn.BinaryCrossEntropy(from_logits=True)),
+                           (fn.Dense(4, 1, activation="step"), "binary_crossentropy")):
             fn.Sequential([fn.Dense(3, 4), last]).compile(loss=loss)
 
 
