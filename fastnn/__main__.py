@@ -214,8 +214,8 @@ def _cli_warning(message, category, filename, lineno, line=None):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    warnings.formatwarning = _cli_warning
     import fastnn as fn
+    shown, warnings.formatwarning = warnings.formatwarning, _cli_warning
     try:
         if args.command == "config":
             fn.show_config()
@@ -228,6 +228,8 @@ def main(argv=None):
     except (ValueError, TypeError, OSError, RuntimeError, MemoryError, OverflowError) as e:
         print(f"fastnn {args.command}: error: {e or type(e).__name__}", file=sys.stderr)
         return 1
+    finally:
+        warnings.formatwarning = shown     # main() called from Python leaves no trace
 
 
 if __name__ == "__main__":

@@ -320,7 +320,8 @@ class CSVLogger(Callback):
 
 
 def _fmt_logs(logs):
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if isinstance(v, float))
+    return " - ".join(f"{k}: {v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{k}: {v:.4e}"
+                      for k, v in logs.items() if isinstance(v, float))   # Keras's rule
 
 
 class ProgressBar(Callback):

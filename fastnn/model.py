@@ -237,7 +237,7 @@ class Sequential(FitMixin):
                 self.loss = L.BinaryCrossEntropy(from_logits=True, reduction=self.loss.reduction)
                 self._output_act = "sigmoid"
             elif isinstance(self.loss, L.BinaryCrossEntropy) and not self.loss.from_logits \
-                    and last.activation != "softmax":
+                    and last.activation not in ("softmax", "step"):
                 # Keras trains this silently (clamped to [1e-7, 1 - 1e-7]); torch refuses it
                 warnings.warn(f"binary cross-entropy takes probabilities, but the last layer "
                               f"{last!r} outputs {last.activation} values, not confined to "

@@ -233,3 +233,11 @@ def test_callbacks_that_began_end_when_a_later_one_refuses_to_begin(tmp_path):
             fn.ReduceLROnPlateau(monitor="loss"),
             fn.LambdaCallback(on_train_end=lambda logs: ends.append("never began"))])
     assert ends == ["first"]
+
+
+def test_progress_shows_small_values_in_exponent_form():
+    """A learning rate of 1e-5 printed as 'learning_rate: 0.0000' (Keras switches to the
+    exponent form below 1e-3)."""
+    from fastnn.callbacks import _fmt_logs
+    assert _fmt_logs({"loss": 0.25, "learning_rate": 1e-5, "acc": 0.0}) == \
+        "loss: 0.2500 - learning_rate: 1.0000e-05 - acc: 0.0000"

@@ -80,3 +80,12 @@ def test_diverged_training_fails_and_keeps_the_old_model_file(tmp_path):
     assert "training diverged" in r.stderr and "try a lower --lr" in r.stderr
     assert "was not written" in r.stderr and "saved to" not in r.stdout
     assert path.read_bytes() == b"the user's earlier model"
+
+
+def test_main_called_from_python_leaves_warning_format_as_it_was(capsys):
+    import warnings
+
+    from fastnn.__main__ import main
+    before = warnings.formatwarning
+    assert main(["config"]) == 0
+    assert warnings.formatwarning is before

@@ -82,6 +82,8 @@ def test_batch_normalization_keeps_kerass_running_variance_through_fit_and_files
                                0.5 + 0.5 * X.var(axis=0, ddof=1), rtol=1e-12)
     with pytest.raises(TypeError, match="unbiased must be True or False"):
         fn.BatchNorm(unbiased="no")
+    with pytest.raises(TypeError, match="unbiased must be True or False"):    # not bool()
+        ops.batch_norm(X, np.ones(5), np.zeros(5), np.zeros(5), np.ones(5), unbiased="False")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

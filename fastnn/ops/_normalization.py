@@ -45,6 +45,8 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     rm = _c.inout("running_mean", running_mean, x.dtype, (c,))
     rv = _c.inout("running_var", running_var, x.dtype, (c,))
     momentum = _c.number("momentum", momentum, 0.0, 1.0)
+    if not isinstance(unbiased, (bool, np.bool_)):
+        raise TypeError(f"unbiased must be True or False, got unbiased={unbiased!r}")
     eps = _c.number("eps", eps, lo=0.0, lo_open=True)
     y = _c.out_or_new("out", out, x.dtype, x.shape, {"x": x})
     if not training:
