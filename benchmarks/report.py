@@ -37,6 +37,33 @@ WORKLOADS = {
 LAYERS = [(784, 512), (512, 256), (256, 10)]
 
 
+def cpu_description():
+    """The processor's model name and per-core caches (Linux): the VM this runs on has
+    moved between hosts (AMD Zen 4 with 1 MiB of L2 per core, Intel with 2 MiB), and a
+    table is only comparable with another from the same processor."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f
+                          if ln.startswith("model name")), platform.processor())
+    except OSError:
+        model = platform.processor() or "unknown processor"
+    caches = []
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    for idx in sorted(os.listdir(base)) if os.path.isdir(base) else ():
+        try:
+            with open(f"{base}/{idx}/level") as f:
+                level = f.read().strip()
+            with open(f"{base}/{idx}/type") as f:
+                kind = f.read().strip()
+            with open(f"{base}/{idx}/size") as f:
+                size = f.read().strip()
+        except OSError:
+            continue
+        if kind != "Instruction":
+            caches.append(f"L{level} {size}")
+    return model + (f" ({', '.join(caches)})" if caches else "")
+
+
 def epoch_flops(n=60000):
     f = 0
     for i, (k, m) in enumerate(LAYERS):
@@ -201,7 +228,7 @@ def main():
             extra.append("| peak RSS less data, MNIST epoch: fastnn / torch | "
                          f"{fr / 2**20:.0f} MiB "
                          f"/ {pr / 2**20:.0f} MiB = {fr / pr:.2f} (target ≤ 0.33) |")
-    head = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+    head = [f"Machine: {cpu_description()}, {platform.machine()}, {os.cpu_count()} cores, "
             f"{platform.platform()}, Python {platform.python_version()}; "
             f"medians of {a.rounds} rounds of {a.repeat} runs; speed-up = median over rounds of "
             "the other framework's time / fastnn's in the same round.", ""]
