@@ -95,7 +95,17 @@ class Sequential(FitMixin):
         opt = state.get("optimizer")
         state["_opt_bound"] = bool(self.built and opt is not None and opt._arena is not None
                                    and opt._arena() is self.params)
+        if self.built and self._layers_own_arenas():
+            # the layers' views hold every value: pickle them once, not the arenas too
+            state["params"] = state["buffers"] = None
         return state
+
+    def _layers_own_arenas(self):
+        """True when every layer's parameters and buffers are views of this model's
+        arenas (not when a layer was since built into another model)."""
+        return all(a.size == 0 or np.may_share_memory(a, arena) for layer in self.layers
+                   for arena, arrays in ((self.params, layer.params),
+                                         (self.buffers, layer.buffers)) for a in arrays)
 
     def __setstate__(self, state):
         """Re-bind the copy: a layer's weights are views of its model's arenas, which a
@@ -107,10 +117,16 @@ class Sequential(FitMixin):
         if not self.built:
             return
         params, buffers = self.params, self.buffers
+        views = [(list(layer.params), list(layer.buffers)) for layer in self.layers]
         self._allocate([layer.param_specs() for layer in self.layers],
                        [layer.buffer_specs() for layer in self.layers])
-        self.params[...] = params
-        self.buffers[...] = buffers
+        if params is None:                      # the layers carried the values
+            for layer, (ps, bs) in zip(self.layers, views):
+                for new, old in zip(layer.params + layer.buffers, ps + bs):
+                    new[...] = old
+        else:                                   # the arenas did (and older pickles)
+            self.params[...] = params
+            self.buffers[...] = buffers
         if bound:
             self.optimizer._arena = None
             self.optimizer._bind(self.params)
