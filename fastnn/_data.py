@@ -1,5 +1,6 @@
 """Validation and conversion of user arrays before any kernel sees them."""
 import math
+import mmap
 import numbers
 
 import numpy as np
@@ -7,13 +8,42 @@ import numpy as np
 __all__ = ["check_x", "check_y", "check_sample_weight", "check_positive_int"]
 
 
-def zeros_aligned(shape, dtype, align=64):
+HUGE_PAGE = 2 << 20
+
+
+def _zeros_huge(nbytes):
+    """``nbytes`` zero bytes starting at a 2 MiB boundary, the whole 2 MiB blocks among them
+    marked for transparent huge pages (Linux; None elsewhere or if the kernel refuses).
+    The rest of the mapping is never touched, so it costs address space, not memory."""
+    flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
+    if not hasattr(mmap, "MADV_HUGEPAGE") or not flags or nbytes < HUGE_PAGE:
+        return None
+    try:
+        mm = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=flags)   # private: shared memory has
+        buf = np.frombuffer(mm, np.uint8)                     # its own huge page setting
+        off = -buf.ctypes.data % HUGE_PAGE
+        mm.madvise(mmap.MADV_HUGEPAGE, off, nbytes // HUGE_PAGE * HUGE_PAGE)
+    except (OSError, ValueError):
+        return None
+    return buf[off:off + nbytes]
+
+
+def zeros_aligned(shape, dtype, align=64, huge=False):
     """``np.zeros(shape, dtype)`` starting at an ``align``-byte boundary (NumPy gives 16):
     the kernels' 64-byte vectors then never split a cache line on rows whose length is a
     multiple of 64 bytes (a 784-512 layer's weights: one load in 33 rather than 32 per row
-    of the batch-1 GEMV, and every load of the optimizer's streams)."""
+    of the batch-1 GEMV, and every load of the optimizer's streams).
+
+    ``huge``: from 2 MiB on, start at a 2 MiB boundary on transparent huge pages where the
+    system has them. A 4 KiB page lands in any of the L2's page colours, so a matrix that
+    nearly fills the L2 overfills some of its sets; a 2 MiB page maps its bytes to the
+    sets in order. The model's parameter arena takes them (batch-1 predict streams it)."""
     dtype = np.dtype(dtype)
     n = int(np.prod(shape, dtype=np.int64))
+    if huge and HUGE_PAGE % align == 0:
+        buf = _zeros_huge(n * dtype.itemsize)
+        if buf is not None:
+            return buf.view(dtype).reshape(shape)
     buf = np.zeros(n * dtype.itemsize + align, np.uint8)
     off = -buf.ctypes.data % align
     return buf[off:off + n * dtype.itemsize].view(dtype).reshape(shape)

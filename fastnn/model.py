@@ -204,7 +204,7 @@ class Sequential(FitMixin):
         """Allocate the arenas for the layers' parameter and buffer specs and bind the
         layers to views of them; buffers start at their initial values."""
         sizes = [int(np.prod(s)) for ps in specs for _, s in ps]
-        self.params = zeros_aligned(sum(sizes), self.dtype)
+        self.params = zeros_aligned(sum(sizes), self.dtype, huge=True)
         self.grads = zeros_aligned(sum(sizes), self.dtype)
         self.buffers = np.zeros(sum(int(np.prod(s)) for bs in bufs for _, s, _ in bs), self.dtype)
         off = boff = 0

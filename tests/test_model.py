@@ -237,6 +237,55 @@ def test_arenas_start_at_a_cache_line(dtype):
     assert len(arrays) >= 4 and all(a.ctypes.data % 64 == 0 for a in arrays)
 
 
+def _vma(address):
+    """The /proc/self/smaps entry (a dict of its fields) of the mapping holding address."""
+    import re
+    with open("/proc/self/smaps") as f:
+        for block in re.split(r"\n(?=[0-9a-f]+-[0-9a-f]+ )", f.read()):
+            lo, hi = (int(v, 16) for v in block.split()[0].split("-"))
+            if lo <= address < hi:
+                return dict(ln.split(":", 1) for ln in block.splitlines()[1:] if ":" in ln)
+    raise AssertionError(f"no mapping holds {address:#x}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_large_parameter_arena_sits_on_huge_pages(dtype):
+    """From 2 MiB on, the parameter arena starts at a 2 MiB boundary with its whole 2 MiB
+    blocks marked for transparent huge pages (Linux), and is the same zeros otherwise."""
+    from fastnn._data import HUGE_PAGE, zeros_aligned
+    for shape in [(HUGE_PAGE // np.dtype(dtype).itemsize + 3,), (3, HUGE_PAGE)]:
+        a = zeros_aligned(shape, dtype, huge=True)
+        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
+        assert a.flags.writeable and not a.any()
+        a[...] = 1
+        assert a.sum() == a.size
+    small = zeros_aligned((1000,), dtype, huge=True)         # too small: plain pages
+    assert small.ctypes.data % 64 == 0 and not small.any()
+    m = fn.Sequential([fn.Dense(784, 700, activation="relu"), fn.Dense(700, 10)],
+                      dtype=dtype, seed=0)
+    m.compile(optimizer="adam", loss="softmax_cross_entropy")
+    m.build((784,))
+    assert m.params.nbytes >= HUGE_PAGE and m.params.any()
+    if not sys.platform.startswith("linux"):
+        return
+    assert m.params.ctypes.data % HUGE_PAGE == 0
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            thp = "[never]" not in f.read()
+    except OSError:
+        thp = False
+    if thp:   # eligible, whether or not the kernel had a free huge page to give
+        assert _vma(m.params.ctypes.data).get("THPeligible", "1").strip() == "1"
+    X = np.random.default_rng(0).random((4, 784)).astype(dtype)
+    ref = fn.Sequential([fn.Dense(784, 700, activation="relu"), fn.Dense(700, 10)],
+                        dtype=dtype, seed=0, backend="numpy")
+    ref.compile(optimizer="adam", loss="softmax_cross_entropy")
+    ref.build((784,))
+    np.testing.assert_array_equal(ref.params, m.params)
+    np.testing.assert_allclose(m.predict(X), ref.predict(X), rtol=1e-5 if dtype == np.float32
+                               else 1e-12, atol=1e-7)
+
+
 def test_dense_infers_input_size_and_flatten_takes_images():
     X = np.random.default_rng(0).random((20, 4, 4)).astype(np.float32)
     y = np.arange(20) % 3
