@@ -30,7 +30,14 @@ from fastnn.callbacks import (
                               ReduceLROnPlateau,
                               TerminateOnNaN,
 )
-from fastnn.config import get_isa, get_num_threads, set_num_threads, show_config
+from fastnn.config import (
+                              get_flush_denormal,
+                              get_isa,
+                              get_num_threads,
+                              set_flush_denormal,
+                              set_num_threads,
+                              show_config,
+)
 from fastnn.io import ModelFileError, load_model
 from fastnn.layers import Activation, Dense, Dropout, Flatten, Input, Layer
 from fastnn.linear import Adaline, Perceptron
@@ -57,6 +64,7 @@ from fastnn.regularizers import L1, L1L2, L2
 
 __all__ = [
     "__version__", "get_isa", "get_num_threads", "set_num_threads", "show_config", "ops",
+    "set_flush_denormal", "get_flush_denormal",
     "callbacks", "datasets", "model_selection", "utils", "plot", "initializers", "losses",
     "metrics", "optimizers", "regularizers", "Callback", "CSVLogger", "EarlyStopping",
     "History", "LearningRateScheduler", "ModelCheckpoint", "TerminateOnNaN", "LambdaCallback",

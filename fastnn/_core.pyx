@@ -5,7 +5,8 @@ import sys
 from fastnn._kernels cimport (
     FNN_ISA_COUNT, fnn_best_isa, fnn_cpu_supports, fnn_get_isa, fnn_get_max_threads,
     fnn_isa_compiled, fnn_isa_name, fnn_openmp_version, fnn_probe_avx2, fnn_probe_avx512,
-    fnn_probe_generic, fnn_set_isa, fnn_set_num_threads,
+    fnn_probe_generic, fnn_set_isa, fnn_set_num_threads, fnn_set_flush_denormal,
+    fnn_get_flush_denormal, fnn_flush_denormal_supported,
 )
 
 ISA_NAMES = tuple(fnn_isa_name(i).decode() for i in range(FNN_ISA_COUNT))
@@ -74,6 +75,31 @@ def set_isa(name):
         if mod_name.startswith("fastnn._") and hasattr(mod, "_set_isa"):
             mod._set_isa(isa)
     return ISA_NAMES[isa]
+
+
+_flush = True
+fnn_set_flush_denormal(_flush)
+
+
+def selected_flush_denormal():
+    """Whether optimizer steps flush denormals; extensions take it when imported."""
+    return _flush
+
+
+def set_flush_denormal(bint mode):
+    """Set it in every loaded fastnn extension; True if the CPU supports flushing."""
+    global _flush
+    _flush = mode
+    fnn_set_flush_denormal(mode)
+    for mod_name, mod in list(sys.modules.items()):
+        if mod_name.startswith("fastnn._") and hasattr(mod, "_set_flush_denormal"):
+            mod._set_flush_denormal(mode)
+    return bool(fnn_flush_denormal_supported())
+
+
+def get_flush_denormal():
+    """Whether optimizer steps flush denormals now (False where unsupported)."""
+    return bool(fnn_get_flush_denormal())
 
 
 def isa_probe():

@@ -125,6 +125,9 @@ cdef extern from "fastnn.h" nogil:
     void fnn_sdropout_fwd(const float *x, float *y, float *mask, size_t n, double p, uint64_t seed, uint64_t step)
     void fnn_ddropout_fwd(const double *x, double *y, double *mask, size_t n, double p, uint64_t seed, uint64_t step)
     # ---- optimizers (optim.c) ----
+    int fnn_set_flush_denormal(int on)
+    int fnn_get_flush_denormal()
+    int fnn_flush_denormal_supported()
     void fnn_ssgd_step(float *p, const float *g, float *buf, size_t n, int64_t step, double lr, double momentum, double dampening, double weight_decay, int nesterov)
     void fnn_dsgd_step(double *p, const double *g, double *buf, size_t n, int64_t step, double lr, double momentum, double dampening, double weight_decay, int nesterov)
     void fnn_sadagrad_step(float *p, const float *g, float *sum, size_t n, int64_t step, double lr, double lr_decay, double eps, double weight_decay)

@@ -429,7 +429,12 @@ void fnn_ddropout_fwd(const double *x, double *y, double *mask, size_t n, double
 /* ------------------------------------------------------------------------------
  * Optimizer steps over a flat arena (optim.c), torch.optim semantics, step >= 1,
  * one parallel pass. State arrays have n elements; unused ones may be NULL.
+ * Denormal results and inputs are flushed to zero while a step runs (x86, on by
+ * default; fnn_set_flush_denormal(0) keeps IEEE's): returns whether it is supported.
  * ---------------------------------------------------------------------------- */
+int fnn_set_flush_denormal(int on);
+int fnn_get_flush_denormal(void);
+int fnn_flush_denormal_supported(void);
 void fnn_ssgd_step(float *p, const float *g, float *buf, size_t n, int64_t step, double lr,
                    double momentum, double dampening, double weight_decay, int nesterov);
 void fnn_dsgd_step(double *p, const double *g, double *buf, size_t n, int64_t step, double lr,
