@@ -51,8 +51,11 @@ def set_flush_denormal(mode):
     that range, where Intel cores take a slow microcode assist for each vector op: the
     MNIST net's epoch slowed from 1.98 s to 2.45 s over six epochs unflushed and stayed
     at 1.9 s flushed. The weights are the same either way unless a weight is itself
-    within a denormal of zero. ``False`` gives IEEE's gradual underflow, as PyTorch's
-    default (``torch.set_flush_denormal(False)``) and the NumPy reference do.
+    within a denormal of zero. Adam, AdamW, RMSProp and Adagrad steps with ``eps`` below
+    1e-12 never flush: a gradient of 1e-20 squares to a denormal, and flushed, the step
+    would be the gradient over eps alone. ``False`` gives IEEE's gradual underflow (the
+    steps clear the two flags even on a thread that had them set), as PyTorch's default
+    (``torch.set_flush_denormal(False)``) and the NumPy reference do.
 
     Parameters
     ----------

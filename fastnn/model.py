@@ -96,8 +96,13 @@ class Sequential(FitMixin):
         state["_opt_bound"] = bool(self.built and opt is not None and opt._arena is not None
                                    and opt._arena() is self.params)
         if self.built and self._layers_own_arenas():
-            # the layers' views hold every value: pickle them once, not the arenas too
+            # the layers' views hold every value: pickle them once, not the arenas too.
+            # The model keeps references to them (no bytes: pickle stores an array once),
+            # because a layer shared with another model copied alongside may be re-bound
+            # to that model's copy before this one's __setstate__ reads it.
             state["params"] = state["buffers"] = None
+            state["_layer_values"] = [(list(layer.params), list(layer.buffers))
+                                      for layer in self.layers]
         return state
 
     def _layers_own_arenas(self):
@@ -113,11 +118,13 @@ class Sequential(FitMixin):
         would then step the arena and predict read stale layer weights). The layers are
         not built again: their seeds and any state of their own stay as copied."""
         bound = state.pop("_opt_bound", False)
+        views = state.pop("_layer_values", None)
         self.__dict__.update(state)
         if not self.built:
             return
         params, buffers = self.params, self.buffers
-        views = [(list(layer.params), list(layer.buffers)) for layer in self.layers]
+        if views is None:
+            views = [(list(layer.params), list(layer.buffers)) for layer in self.layers]
         self._allocate([layer.param_specs() for layer in self.layers],
                        [layer.buffer_specs() for layer in self.layers])
         if params is None:                      # the layers carried the values

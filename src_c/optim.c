@@ -8,7 +8,9 @@
 #include "fnn_util.h"
 #include "vk.h"
 
-#ifdef FNN_X86
+#if defined(FNN_X86) && (defined(__SSE__) || defined(_M_X64) || defined(_M_AMD64) ||         \
+                          (defined(_M_IX86_FP) && _M_IX86_FP >= 1))
+#define FNN_MXCSR 1 /* SSE's control register: 64-bit x86 always, 32-bit with SSE */
 #include <xmmintrin.h>
 #endif
 
@@ -22,12 +24,16 @@
  * range, where each vector op costs a microcode assist on Intel cores: the MNIST net's
  * epoch went 1.98 s -> 2.45 s over six epochs as 11,657 of m's elements were denormal,
  * and stayed at 1.9 s flushed (weights unchanged: a denormal step is far below a
- * weight's last bit). fastnn.set_flush_denormal(False) restores exact IEEE steps. */
+ * weight's last bit). fastnn.set_flush_denormal(False) restores exact IEEE steps.
+ * Steps that divide by sqrt(state) + eps keep IEEE's when eps < FNN_FLUSH_MIN_EPS: a
+ * gradient of 1e-20 squares to a denormal, and flushed, the step would be d / eps
+ * (1e+8 at eps = 1e-30; inf at eps = 0) where IEEE's is ~1. */
+#define FNN_FLUSH_MIN_EPS 1e-12
 static int fnn_flush = 1;
 
 int fnn_flush_denormal_supported(void)
 {
-#ifdef FNN_X86
+#ifdef FNN_MXCSR
     return 1;
 #else
     return 0;
@@ -42,23 +48,26 @@ int fnn_set_flush_denormal(int on)
 
 int fnn_get_flush_denormal(void) { return fnn_flush && fnn_flush_denormal_supported(); }
 
-#ifdef FNN_X86
-#define FTZ_BEGIN                                                                     \
+/* FTZ (bit 15) and DAZ (bit 6) both set, or both cleared (a thread may come with them
+ * set, by a library built with -ffast-math), then the caller's register restored */
+#ifdef FNN_MXCSR
+#define FTZ_BEGIN(FLUSH)                                                              \
     const unsigned int csr_ = _mm_getcsr();                                           \
-    if (fnn_flush) _mm_setcsr(csr_ | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    _mm_setcsr((FLUSH) ? csr_ | 0x8040u : csr_ & ~0x8040u);
 #define FTZ_END _mm_setcsr(csr_);
 #else
-#define FTZ_BEGIN
+#define FTZ_BEGIN(FLUSH) (void)(FLUSH);
 #define FTZ_END
 #endif
 
 /* The chunks [lo, lo + len) of n elements, split over threads, each run with the
- * denormal mode set on its own thread. */
-#define CHUNKS(BODY)                                                                  \
+ * denormal mode FLUSH (fnn_flush, or 0 for a tiny eps) set on its own thread. */
+#define CHUNKS(FLUSH, BODY)                                                           \
     const size_t nch = (n + OPT_CHUNK - 1) / OPT_CHUNK;                               \
+    const int flush_ = (FLUSH);                                                       \
     FNN_PAR_FOR(n > FNN_PAR_MIN, for (size_t c = 0; c < nch; ++c) {                  \
         const size_t lo = c * OPT_CHUNK, len = n - lo < OPT_CHUNK ? n - lo : OPT_CHUNK; \
-        FTZ_BEGIN                                                                     \
+        FTZ_BEGIN(flush_)                                                             \
         BODY;                                                                         \
         FTZ_END                                                                       \
     });
@@ -110,7 +119,8 @@ void FN(sgd_step)(T *p, const T *g, T *buf, size_t n, int64_t step, double lr,
     const T a = (T)lr, wd = (T)weight_decay, mu = (T)momentum, dm = (T)(1.0 - dampening);
     const int mode = momentum == 0.0 ? 0 : step <= 1 ? 1 : 2; /* PyTorch seeds the buffer
                                                                  * with the first gradient */
-    CHUNKS(FN(sgd_range)(p + lo, g + lo, mode ? buf + lo : NULL, len, a, wd, mu, dm, mode,
+    CHUNKS(fnn_flush,
+           FN(sgd_range)(p + lo, g + lo, mode ? buf + lo : NULL, len, a, wd, mu, dm, mode,
                          nesterov))
 }
 
@@ -121,7 +131,8 @@ void FN(adagrad_step)(T *p, const T *g, T *sum, size_t n, int64_t step, double l
                       double lr_decay, double eps, double weight_decay)
 {
     const double k[3] = {lr / (1.0 + (double)(step - 1) * lr_decay), eps, weight_decay};
-    CHUNKS(VK_PICK(FN(adagrad_range_), p + lo, g + lo, sum + lo, len, k))
+    CHUNKS(fnn_flush && eps >= FNN_FLUSH_MIN_EPS,
+           VK_PICK(FN(adagrad_range_), p + lo, g + lo, sum + lo, len, k))
 }
 
 /* sq := alpha sq + (1-alpha) d^2; centred: ga := alpha ga + (1-alpha) d and
@@ -135,8 +146,9 @@ void FN(rmsprop_step)(T *p, const T *g, T *sq, T *buf, T *gavg, size_t n, int64_
     const double k[6] = {lr, alpha, 1.0 - alpha, eps, weight_decay, momentum};
     T *b = momentum != 0.0 ? buf : NULL, *ga = centered ? gavg : NULL;
     (void)step;
-    CHUNKS(VK_PICK(FN(rmsprop_range_), p + lo, g + lo, sq + lo, b ? b + lo : NULL,
-                    ga ? ga + lo : NULL, len, k))
+    CHUNKS(fnn_flush && eps >= FNN_FLUSH_MIN_EPS,
+           VK_PICK(FN(rmsprop_range_), p + lo, g + lo, sq + lo, b ? b + lo : NULL,
+                   ga ? ga + lo : NULL, len, k))
 }
 
 /* Adam (Kingma & Ba 2015) / AdamW (Loshchilov & Hutter 2019, decoupled != 0):
@@ -154,8 +166,9 @@ void FN(adam_step)(T *p, const T *g, T *m, T *v, T *vmax, size_t n, int64_t step
                          1.0 - beta2, decoupled ? 0.0 : weight_decay,
                          decoupled ? 1.0 - lr * weight_decay : 1.0};
     T *vm = amsgrad ? vmax : NULL;
-    CHUNKS(VK_PICK(FN(adam_range_), p + lo, g + lo, m + lo, v + lo, vm ? vm + lo : NULL,
-                    len, k))
+    CHUNKS(fnn_flush && eps >= FNN_FLUSH_MIN_EPS,
+           VK_PICK(FN(adam_range_), p + lo, g + lo, m + lo, v + lo, vm ? vm + lo : NULL,
+                   len, k))
 }
 
 #endif

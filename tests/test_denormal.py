@@ -119,3 +119,29 @@ def test_training_flushes_the_state_and_learns_the_same_weights(flush_mode, opt)
     assert any(denormal(a).any() for a in state[False])      # unflushed: denormals
     assert not any(denormal(a).any() for a in state[True])   # flushed: none
     np.testing.assert_array_equal(models[True].params, models[False].params)
+
+
+TINY_EPS = {
+    "adam": lambda p, g, s, eps: ops.adam_step(p, g, np.zeros_like(p), s, 1, eps=eps),
+    "rmsprop": lambda p, g, s, eps: ops.rmsprop_step(p, g, s, 1, eps=eps),
+    "adagrad": lambda p, g, s, eps: ops.adagrad_step(p, g, s, 1, eps=eps),
+}
+
+
+@needs_x86
+@pytest.mark.parametrize("eps", [1e-30, 0.0])
+@pytest.mark.parametrize("opt", sorted(TINY_EPS))
+def test_a_tiny_eps_keeps_ieee_steps(flush_mode, opt, eps):
+    """A gradient of 1e-20 squares to a denormal: flushed, the step would be d / eps
+    (1e+8 at eps 1e-30, inf at 0) where IEEE's is about lr. Such steps do not flush."""
+    out = {}
+    for mode in (False, True):
+        fn.set_flush_denormal(mode)
+        p = np.ones(40, np.float32)
+        g = np.full(40, 1e-20, np.float32)
+        s = np.zeros(40, np.float32)
+        TINY_EPS[opt](p, g, s, eps)
+        out[mode] = p, s
+    np.testing.assert_array_equal(out[True][0], out[False][0])
+    np.testing.assert_array_equal(out[True][1], out[False][1])
+    assert np.isfinite(out[True][0]).all() and np.abs(out[True][0] - 1).max() < 0.1
